@@ -1,0 +1,32 @@
+import type { StaffRole } from '../staff/staff.schema.js';
+
+/**
+ * What each staff role may do. docs/permissions.md is generated from this table (npm run docs:permissions)
+ * and a test checks the two agree.
+ */
+export const PERMISSIONS = {
+  'community:read': 'See communities, buildings, units and houses',
+  'house:write': 'Create and change buildings, units and houses',
+  'resident:read': 'See residents and house members (masked phone numbers)',
+  'roster:import': 'Import the owner roster (CSV / XLSX)',
+  'roster:export': 'Export the house and owner roster',
+  'parking:read': 'See parking lots, spaces and vehicles',
+  'finance:read': 'See finance reports (fee basis, later bills and payments)',
+  'staff:manage': 'Create staff accounts and change roles and community scope',
+  'audit:read': 'Read the audit log',
+  'sms-outbox:read': 'Read the SMS outbox (development provider)',
+} as const;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export const ROLE_PERMISSIONS: Record<StaffRole, readonly Permission[]> = {
+  super_admin: Object.keys(PERMISSIONS) as Permission[],
+  finance: ['community:read', 'finance:read', 'parking:read'],
+  customer_service: ['community:read', 'house:write', 'resident:read', 'roster:import', 'roster:export', 'parking:read', 'sms-outbox:read'],
+  technician: ['community:read'],
+  gate_guard: ['community:read', 'parking:read'],
+};
+
+export function roleCan(role: StaffRole, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[role].includes(permission);
+}

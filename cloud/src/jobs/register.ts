@@ -1,0 +1,7 @@
+import type { AppDeps } from '../context.js';
+import { registerRosterJobs } from '../features/roster/roster.jobs.js';
+
+/** Every job handler, registered once per process (API node or worker). */
+export function registerJobs(deps: AppDeps): void {
+  registerRosterJobs(deps);
+}
