@@ -34,7 +34,7 @@ export async function migrate(db: Database, schemaName = 'public'): Promise<Migr
     const done = await db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`estate-migrate:${schemaName}`}))`);
       const rows = await tx.execute<{ hash: string }>(sql.raw(`select hash from ${q}.schema_migrations where name = '${entry.tag}'`));
-      const existing = rowsOf(rows)[0];
+      const existing = rowsOf<{ hash: string }>(rows)[0];
       if (existing) {
         if (existing.hash !== hash) throw new Error(`migration ${entry.tag} was changed after it was applied; write a new migration instead`);
         return true;

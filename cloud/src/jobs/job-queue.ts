@@ -174,8 +174,8 @@ export class BullJobQueue implements JobQueue {
   }
 
   async ping(): Promise<void> {
-    const client = await this.queue().client;
-    await client.ping();
+    // A real round trip to Redis; /readyz bounds it with a timeout while ioredis reconnects.
+    await this.queue().getJobCountByTypes('waiting');
   }
 
   async close(): Promise<void> {

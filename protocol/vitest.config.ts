@@ -1,0 +1,2 @@
+// `npm test` inside this package uses the root configuration (timeouts, parallelism, excludes).
+export { default } from '../vitest.config.js';
