@@ -54,12 +54,8 @@ const envSchema = z
     PII_KEYS: piiKeys.optional(),
     PII_ACTIVE_KEY_ID: z.string().optional(),
     BLIND_INDEX_KEY: base64Key.optional(),
-    SMS_PROVIDER: z.enum(['outbox', 'aliyun']).default('outbox'),
-    ALIYUN_SMS_ACCESS_KEY_ID: z.string().optional(),
-    ALIYUN_SMS_ACCESS_KEY_SECRET: z.string().optional(),
-    ALIYUN_SMS_SIGN_NAME: z.string().optional(),
-    ALIYUN_SMS_TEMPLATE_CODE: z.string().optional(),
-    ALIYUN_SMS_ENDPOINT: z.url().default('https://dysmsapi.aliyuncs.com/'),
+    // Only the development outbox exists so far; a carrier adapter plugs into the same SmsSender port.
+    SMS_PROVIDER: z.enum(['outbox']).default('outbox'),
     SEED_DEMO: z.enum(['auto', 'always', 'never']).default('auto'),
   })
   .superRefine((env, ctx) => {
@@ -70,11 +66,6 @@ const envSchema = z
     }
     if (env.PII_KEYS && env.PII_ACTIVE_KEY_ID && !env.PII_KEYS.has(env.PII_ACTIVE_KEY_ID)) {
       ctx.addIssue({ code: 'custom', path: ['PII_ACTIVE_KEY_ID'], message: 'names a key that PII_KEYS does not hold' });
-    }
-    if (env.SMS_PROVIDER === 'aliyun') {
-      for (const key of ['ALIYUN_SMS_ACCESS_KEY_ID', 'ALIYUN_SMS_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME', 'ALIYUN_SMS_TEMPLATE_CODE'] as const) {
-        if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when SMS_PROVIDER=aliyun' });
-      }
     }
   });
 

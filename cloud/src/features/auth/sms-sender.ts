@@ -5,7 +5,7 @@ export type SmsReceipt = { provider: string; messageId: string | null };
 
 /**
  * The port SMS providers plug into. The outbox provider (development) delivers nothing and lets the
- * API and logs show the code; the Aliyun provider calls the real SendSms API.
+ * API and logs show the code; a carrier adapter (Aliyun, Tencent Cloud) implements the same method.
  */
 export interface SmsSender {
   readonly provider: string;

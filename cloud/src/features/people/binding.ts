@@ -16,7 +16,7 @@ export function normalizeHouseCode(input: string): string {
   return input
     .trim()
     .replace(/[－—–_/\s]+/g, '-')
-    .replace(/[栋幢号楼]-/g, '-')
+    .replace(/(号楼|栋|幢|号|楼)-/g, '-')
     .replace(/单元-/g, '-')
     .replace(/室$/, '');
 }
