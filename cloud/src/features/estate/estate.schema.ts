@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, integer, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const HOUSE_STATUSES = ['occupied', 'vacant', 'under_renovation', 'unsold'] as const;
 export type HouseStatus = (typeof HOUSE_STATUSES)[number];

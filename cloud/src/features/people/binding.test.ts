@@ -11,7 +11,7 @@ let otherCommunityId: string;
 const house: Record<string, string> = {};
 // Fictitious, checksum-valid numbers (GB 11643-1999).
 const OWNER = { name: '张伟', idNumber: '11010519491231002X' };
-const CO_OWNER = { name: '李娜', idNumber: '110105199003074518' };
+const CO_OWNER = { name: '李娜', idNumber: '11010519900307451X' };
 
 async function addHouse(community: string, code: string, owners: { name: string; idNumber: string; primary: boolean }[]) {
   const [building] = await h.deps.db.insert(buildings).values({ communityId: community, name: code.split('-')[0]! }).onConflictDoNothing().returning();
@@ -44,7 +44,7 @@ beforeAll(async () => {
     { ...OWNER, primary: true },
     { ...CO_OWNER, primary: false },
   ]);
-  house['1-2-302'] = await addHouse(communityId, '1-2-302', [{ name: '王芳', idNumber: '110105198506150027', primary: true }]);
+  house['1-2-302'] = await addHouse(communityId, '1-2-302', [{ name: '王芳', idNumber: '110105198506150022', primary: true }]);
 });
 afterAll(() => h.close());
 
@@ -64,7 +64,7 @@ describe('binding a house against the roster', () => {
     const stranger = await createResident(h, '13800000002');
     const attempts = [
       { communityId, houseCode: '1-2-301', ownerName: '张三', idNumber: OWNER.idNumber },
-      { communityId, houseCode: '1-2-301', ownerName: OWNER.name, idNumber: '110105199003074518' },
+      { communityId, houseCode: '1-2-301', ownerName: OWNER.name, idNumber: '11010519900307451X' },
       { communityId, houseCode: '9-9-999', ownerName: OWNER.name, idNumber: OWNER.idNumber },
       { communityId: otherCommunityId, houseCode: '1-2-301', ownerName: OWNER.name, idNumber: OWNER.idNumber },
     ];
@@ -82,11 +82,13 @@ describe('binding a house against the roster', () => {
     for (let i = 0; i < BINDING_MAX_FAILURES; i++) {
       await call('POST', '/v1/me/house-bindings', guesser.headers, { communityId, houseCode: '1-2-302', ownerName: '王芳', idNumber: `11010519850615${String(1000 + i).slice(1)}X` });
     }
-    const right = await call('POST', '/v1/me/house-bindings', guesser.headers, { communityId, houseCode: '1-2-302', ownerName: '王芳', idNumber: '110105198506150027' });
+    const right = await call('POST', '/v1/me/house-bindings', guesser.headers, { communityId, houseCode: '1-2-302', ownerName: '王芳', idNumber: '110105198506150022' });
     expect(right.status).toBe(423);
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
     h.advance(3601_000);
-    const later = await call('POST', '/v1/me/house-bindings', guesser.headers, { communityId, houseCode: '1-2-302', ownerName: '王芳', idNumber: '110105198506150027' });
+    // An hour on, the old access token has expired too: log in again, as the resident would.
+    const back = await createResident(h, '13800000003');
+    const later = await call('POST', '/v1/me/house-bindings', back.headers, { communityId, houseCode: '1-2-302', ownerName: '王芳', idNumber: '110105198506150022' });
     expect(later.status).toBe(201);
   });
 

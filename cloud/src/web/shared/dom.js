@@ -57,9 +57,14 @@ export function errorBox(error) {
   const box = h('div', { class: 'alert alert-error', role: 'alert' }, h('strong', null, error.summary ?? '出错了'));
   if (error.detail && error.detail !== error.summary) box.append(h('div', { class: 'alert-detail' }, error.detail));
   if (Array.isArray(error.errors) && error.errors.length > 0) {
-    box.append(h('ul', null, error.errors.map((e) => h('li', null, e.path ? `${e.path}: ${e.message}` : e.message))));
+    box.append(h('ul', null, error.errors.slice(0, 50).map((e) => h('li', null, describeFieldError(e)))));
   }
   return box;
+}
+
+function describeFieldError(e) {
+  if (e.row !== undefined) return `第 ${e.row} 行${e.column ? ` [${e.column}]` : ''}：${e.reason ?? e.message ?? ''}`;
+  return e.path ? `${e.path}: ${e.message}` : String(e.message ?? '');
 }
 
 /**

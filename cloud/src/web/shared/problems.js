@@ -36,6 +36,8 @@ export class ApiError extends Error {
     this.summary = summary;
     this.detail = typeof problem?.detail === 'string' ? problem.detail : undefined;
     this.errors = Array.isArray(problem?.errors) ? problem.errors : [];
+    /** The whole problem body, for extension members such as `importId`. */
+    this.problem = problem ?? {};
   }
 }
 
