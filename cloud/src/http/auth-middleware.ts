@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Principal, ResidentPrincipal, StaffPrincipal } from '../context.js';
 import { findLiveSession } from '../features/auth/session-service.js';
@@ -37,7 +37,12 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     const scope =
       staff.role === 'super_admin'
         ? await deps.db.select({ communityId: communities.id }).from(communities).where(eq(communities.companyId, staff.companyId))
-        : await deps.db.select({ communityId: staffCommunities.communityId }).from(staffCommunities).where(eq(staffCommunities.staffId, staff.id));
+        : // Joined to communities of the staff member's own company: a stray scope row never reaches across companies.
+          await deps.db
+            .select({ communityId: staffCommunities.communityId })
+            .from(staffCommunities)
+            .innerJoin(communities, eq(communities.id, staffCommunities.communityId))
+            .where(and(eq(staffCommunities.staffId, staff.id), eq(communities.companyId, staff.companyId)));
     principal = {
       kind: 'staff',
       staffId: staff.id,

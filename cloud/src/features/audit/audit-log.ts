@@ -10,6 +10,8 @@ export type AuditAction =
   | 'house.bind'
   | 'house.member_add'
   | 'house.member_remove'
+  | 'community.create'
+  | 'house.update'
   | 'staff.create'
   | 'staff.role_change'
   | 'roster.import'

@@ -7,6 +7,7 @@ import { requirePrincipal } from '../../http/auth-middleware.js';
 import { Problem } from '../../http/problem.js';
 import { problemResponses } from '../../http/openapi.js';
 import { createRouter } from '../../http/router.js';
+import { bearerSecurity, jsonBody } from '../../http/route-kit.js';
 import { clientIp, recordAudit } from '../audit/audit-log.js';
 import { residents } from '../people/people.schema.js';
 import { PERMISSIONS, ROLE_PERMISSIONS, roleCan } from '../rbac/permissions.js';
@@ -31,7 +32,6 @@ const TokenPair = z.object({
 const ResidentView = z.object({ id: z.uuid(), phoneMasked: z.string().openapi({ example: '138****1234' }), name: z.string().nullable() });
 const StaffView = z.object({ id: z.uuid(), username: z.string(), displayName: z.string(), role: z.enum(STAFF_ROLES) });
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 function pair(tokens: { accessToken: string; refreshToken: string; expiresIn: number }) {
   return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, tokenType: 'Bearer' as const, expiresIn: tokens.expiresIn };
@@ -49,7 +49,7 @@ export const authRoutes = createRouter()
       tags: ['Identity'],
       summary: 'Send a login code by SMS',
       description: 'Codes live 5 minutes and allow 5 attempts. Sending is limited per phone (1/min, 5/h, 10/day) and per address (20/h).',
-      request: { body: json(z.strictObject({ phone: Phone })) },
+      request: { body: jsonBody(z.strictObject({ phone: Phone })) },
       responses: {
         202: { description: 'Sent', content: { 'application/json': { schema: z.object({ expiresInSeconds: z.number(), resendAfterSeconds: z.number() }) } } },
         ...problemResponses(400, 429, 502),
@@ -66,7 +66,7 @@ export const authRoutes = createRouter()
       path: '/auth/resident-login',
       tags: ['Identity'],
       summary: 'Log in as a resident with phone + SMS code',
-      request: { body: json(z.strictObject({ phone: Phone, code: z.string().regex(/^\d{6}$/, 'must be the 6 digits from the SMS') })) },
+      request: { body: jsonBody(z.strictObject({ phone: Phone, code: z.string().regex(/^\d{6}$/, 'must be the 6 digits from the SMS') })) },
       responses: {
         200: { description: 'Logged in', content: { 'application/json': { schema: TokenPair.extend({ resident: ResidentView }) } } },
         ...problemResponses(400),
@@ -96,7 +96,7 @@ export const authRoutes = createRouter()
       tags: ['Identity'],
       summary: 'Log in as property staff with username + password',
       description: 'Five wrong passwords lock the account for 15 minutes (423).',
-      request: { body: json(z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) })) },
+      request: { body: jsonBody(z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) })) },
       responses: {
         200: { description: 'Logged in', content: { 'application/json': { schema: TokenPair.extend({ staff: StaffView }) } } },
         ...problemResponses(400, 401, 423),
@@ -130,7 +130,7 @@ export const authRoutes = createRouter()
       tags: ['Identity'],
       summary: 'Trade a refresh token for a new token pair',
       description: 'Refresh tokens rotate: each works once. Presenting a spent one revokes the whole session.',
-      request: { body: json(z.strictObject({ refreshToken: z.string().min(1).max(200) })) },
+      request: { body: jsonBody(z.strictObject({ refreshToken: z.string().min(1).max(200) })) },
       responses: { 200: { description: 'New pair', content: { 'application/json': { schema: TokenPair } } }, ...problemResponses(400, 401) },
     }),
     async (c) => c.json(pair(await rotateRefreshToken(c.get('deps'), c.req.valid('json').refreshToken)), 200),
@@ -142,7 +142,7 @@ export const authRoutes = createRouter()
       tags: ['Identity'],
       summary: 'End the current session',
       description: 'Revokes the session: its access token and refresh token stop working at once.',
-      security: [{ bearer: [] }],
+      security: bearerSecurity,
       responses: { 204: { description: 'Logged out' }, ...problemResponses(401) },
     }),
     async (c) => {
@@ -158,7 +158,7 @@ export const authRoutes = createRouter()
       path: '/me',
       tags: ['Identity'],
       summary: 'Who am I',
-      security: [{ bearer: [] }],
+      security: bearerSecurity,
       responses: {
         200: {
           description: 'The caller',

@@ -5,18 +5,14 @@ import { requireResident } from '../../http/auth-middleware.js';
 import { problemResponses } from '../../http/openapi.js';
 import { Problem } from '../../http/problem.js';
 import { createRouter } from '../../http/router.js';
+import { bearerSecurity, humanText, jsonBody } from '../../http/route-kit.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { communities, houses } from '../estate/estate.schema.js';
 import { bindHouse } from './binding.js';
 import { membershipIsLive, requireMembership, requirePrimaryOwner } from './membership.js';
 import { MEMBER_ROLES, houseMembers, residents } from './people.schema.js';
 
-const PersonName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(100)
-  .refine((s) => !/[\p{Cc}\p{Cf}]/u.test(s), 'must not contain control characters');
+const PersonName = humanText(100);
 const IsoDate = z.iso.date().openapi({ example: '2026-12-01' });
 const Uuid = z.uuid();
 
@@ -47,8 +43,6 @@ const Member = z
   })
   .openapi('HouseMember');
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
-const security = [{ bearer: [] }];
 
 export const bindingRoutes = createRouter()
   .openapi(
@@ -71,9 +65,9 @@ export const bindingRoutes = createRouter()
       tags: ['Binding'],
       summary: 'Bind a house by house number, owner name and ID number',
       description: 'Checked against the property roster. Five failures within an hour lock binding for the rest of that hour (423).',
-      security,
+      security: bearerSecurity,
       request: {
-        body: json(
+        body: jsonBody(
           z.strictObject({
             communityId: Uuid,
             houseCode: z.string().trim().min(1).max(40).openapi({ example: '1-2-301' }),
@@ -126,7 +120,7 @@ export const bindingRoutes = createRouter()
       path: '/me/houses',
       tags: ['Binding'],
       summary: "The caller's houses",
-      security,
+      security: bearerSecurity,
       responses: { 200: { description: 'Live memberships', content: { 'application/json': { schema: z.object({ items: z.array(MyHouse) }) } } }, ...problemResponses(401) },
     }),
     async (c) => {
@@ -163,7 +157,7 @@ export const bindingRoutes = createRouter()
       path: '/me/houses/{houseId}/members',
       tags: ['Binding'],
       summary: 'Members of one of my houses',
-      security,
+      security: bearerSecurity,
       request: { params: z.object({ houseId: Uuid }) },
       responses: { 200: { description: 'Active members', content: { 'application/json': { schema: z.object({ items: z.array(Member) }) } } }, ...problemResponses(401, 404) },
     }),
@@ -203,10 +197,10 @@ export const bindingRoutes = createRouter()
       tags: ['Binding'],
       summary: 'Invite a family member or tenant (primary owner only)',
       description: 'The invitee gets access as soon as they log in with that phone number. Tenants need tenancy dates.',
-      security,
+      security: bearerSecurity,
       request: {
         params: z.object({ houseId: Uuid }),
-        body: json(
+        body: jsonBody(
           z
             .strictObject({
               phone: z.string().max(20),
@@ -287,7 +281,7 @@ export const bindingRoutes = createRouter()
       tags: ['Binding'],
       summary: 'Remove a member (primary owner), or leave a house (any member, own membership)',
       description: "Ends the membership: the person loses this house's bills, keys and doors at once.",
-      security,
+      security: bearerSecurity,
       request: { params: z.object({ houseId: Uuid, memberId: Uuid }) },
       responses: { 204: { description: 'Removed' }, ...problemResponses(401, 403, 404, 409) },
     }),

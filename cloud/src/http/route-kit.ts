@@ -1,52 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from '../../context.js';
-import { requirePrincipal, requireStaff } from '../../http/auth-middleware.js';
-import { Problem } from '../../http/problem.js';
-import type { Permission } from '../rbac/permissions.js';
+import type { AppEnv } from '../context.js';
+import { requirePrincipal, requireStaff } from './auth-middleware.js';
+import { Problem } from './problem.js';
+import type { Permission } from '../features/rbac/permissions.js';
 
-// Building blocks the estate, staff and audit routers share. They sit here rather than in http/ only
-// because this is where their author was asked to work; they belong in http/ once the team agrees.
-
-/** RFC 9457 body as app.onError renders it; documented once and referenced from every route. */
-export const ProblemDetails = z
-  .object({
-    type: z.string().openapi({ example: '/problems/forbidden' }),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    instance: z.string().optional(),
-    requestId: z.string().optional(),
-    errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string() })).optional(),
-  })
-  .openapi('ProblemDetails');
-
-const PROBLEM_DESCRIPTIONS = {
-  400: 'Invalid input (validation-failed, malformed-json)',
-  401: 'No token, or an invalid or expired one (unauthenticated, invalid-token)',
-  403: 'The role lacks the permission, or the community is outside the caller’s scope (forbidden)',
-  404: 'No such resource in this community (not-found)',
-  409: 'Conflicts with the current state (conflict)',
-  413: 'The body is over the size limit (payload-too-large)',
-  415: 'The body is not JSON (unsupported-media-type)',
-} as const;
-
-type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
-type ProblemResponse = { description: string; content: { 'application/problem+json': { schema: typeof ProblemDetails } } };
-
-/**
- * OpenAPI response entries for the problem statuses a route can answer with.
- *
- * @example
- * responses: { 200: {...}, ...problemResponses(400, 401, 403) }
- */
-export function problemResponses<const S extends readonly ProblemStatus[]>(...statuses: S): { [K in S[number]]: ProblemResponse } {
-  const out: Partial<Record<ProblemStatus, ProblemResponse>> = {};
-  for (const status of statuses) {
-    out[status] = { description: PROBLEM_DESCRIPTIONS[status], content: { 'application/problem+json': { schema: ProblemDetails } } };
-  }
-  return out as { [K in S[number]]: ProblemResponse };
-}
+// Building blocks every feature router shares; problem responses come from openapi.ts.
 
 /** A required JSON request body; `schema` should be a `z.strictObject` so unknown fields are refused. */
 export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
@@ -105,3 +64,6 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 export const bearerSecurity = [{ bearer: [] }];
+
+/** The `{communityId}` path parameter every community-scoped route takes. */
+export const CommunityParams = z.object({ communityId: z.uuid().openapi({ param: { name: 'communityId', in: 'path' } }) });
