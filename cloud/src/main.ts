@@ -1,16 +1,12 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import type { AppDeps } from './context.js';
-import { PiiVault } from './crypto/pii.js';
 import { openDatabase } from './db/client.js';
+import { assembleDeps } from './deps.js';
 import { migrate } from './db/migrate.js';
-import { OutboxSmsSender } from './features/auth/outbox-sms.js';
 import { seedDemo } from './features/seed/demo-seed.js';
 import { createLogger } from './http/logger.js';
-import { createMetrics } from './http/metrics.js';
 import { BullJobQueue, InProcessJobQueue } from './jobs/job-queue.js';
-import { registerJobs } from './jobs/register.js';
 
 function readConfig(): Config {
   try {
@@ -31,25 +27,13 @@ function readConfig(): Config {
  */
 async function main(): Promise<void> {
   const config = readConfig();
-  const log = createLogger(config.LOG_LEVEL);
+  const log = createLogger(config.LOG_LEVEL, undefined, { pretty: config.NODE_ENV === 'development' && process.stdout.isTTY === true });
   const started = performance.now();
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, schemaName: config.DATABASE_SCHEMA });
   const migration = await migrate(database.db, config.DATABASE_SCHEMA);
   log.info({ database: database.kind, applied: migration.applied }, 'database ready');
   const jobs = config.REDIS_URL ? new BullJobQueue(config.REDIS_URL, config.QUEUE_PREFIX, log) : new InProcessJobQueue(log);
-  const deps: AppDeps = {
-    config,
-    database,
-    db: database.db,
-    jobs,
-    log,
-    metrics: createMetrics(),
-    vault: new PiiVault(config.secrets),
-    sms: undefined as never,
-    now: () => new Date(),
-  };
-  deps.sms = new OutboxSmsSender(deps);
-  registerJobs(deps);
+  const deps = assembleDeps({ config, database, jobs, log });
   const app = createApp(deps);
 
   const demo = config.SEED_DEMO === 'never' ? null : await seedDemo(deps);

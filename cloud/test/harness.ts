@@ -6,19 +6,16 @@ import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
-import type { AppDeps } from '../src/context.js';
-import { PiiVault } from '../src/crypto/pii.js';
 import { openDatabase } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
-import { OutboxSmsSender } from '../src/features/auth/outbox-sms.js';
-import { createMetrics } from '../src/http/metrics.js';
+import { assembleDeps } from '../src/deps.js';
 import { BullJobQueue, InProcessJobQueue, type JobQueue } from '../src/jobs/job-queue.js';
 
 export const TEST_DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 export type Harness = {
-  deps: AppDeps;
+  deps: ReturnType<typeof assembleDeps>;
   app: ReturnType<typeof createApp>;
   /** Moves the injectable clock; lockouts and expiries are tested without sleeping. */
   advance(ms: number): void;
@@ -66,20 +63,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   await migrate(database.db, schemaName);
   const jobs: JobQueue = useBull ? new BullJobQueue(TEST_REDIS_URL, config.QUEUE_PREFIX, log) : new InProcessJobQueue(log);
   let offsetMs = 0;
-  const deps: AppDeps = {
-    config,
-    database,
-    db: database.db,
-    jobs,
-    log,
-    metrics: createMetrics(),
-    vault: new PiiVault(config.secrets),
-    sms: undefined as never,
-    now: () => new Date(Date.now() + offsetMs),
-  };
-  deps.sms = new OutboxSmsSender(deps);
-  const { registerJobs } = await import('../src/jobs/register.js');
-  registerJobs(deps);
+  const deps = assembleDeps({ config, database, jobs, log, now: () => new Date(Date.now() + offsetMs) });
   const app = createApp(deps);
   return {
     deps,

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../fixtures/seeded-random.js';
 import { assertFen, formatYuan, splitByLargestRemainder } from './money.js';
 
-/** mulberry32: a seeded generator, so a failing random case can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -67,7 +57,7 @@ describe('splitByLargestRemainder', () => {
 
   it('always adds up, and never strays a whole fen from the exact quota (random cases)', () => {
     for (let seed = 1; seed <= 2000; seed++) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const count = 1 + Math.floor(next() * 40);
       const decimal = next() < 0.5;
       const weights = Array.from({ length: count }, () => {
@@ -92,7 +82,7 @@ describe('splitByLargestRemainder', () => {
   });
 
   it('adds up for a community-sized split (20,000 houses)', () => {
-    const next = random(42);
+    const next = seededRandom(42);
     const areas = Array.from({ length: 20_000 }, () => Math.round((40 + next() * 160) * 100) / 100);
     const total = 123_456_789;
     expect(sum(splitByLargestRemainder(total, areas))).toBe(total);

@@ -21,6 +21,11 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { service: 'estate-cloud' } }, destination);
+/**
+ * JSON lines for log collectors; a person running `npm start` in a terminal gets them pretty-printed
+ * (pino-pretty, a dev dependency, in pino's worker thread). Redaction happens before either.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream, options: { pretty?: boolean } = {}): Logger {
+  const target = destination ?? (options.pretty ? pino.transport({ target: 'pino-pretty', options: { ignore: 'pid,hostname,service', translateTime: 'SYS:HH:MM:ss' } }) : undefined);
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { service: 'estate-cloud' } }, target);
 }

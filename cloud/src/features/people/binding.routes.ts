@@ -29,6 +29,25 @@ const MyHouse = z
     tenancyEnd: z.string().nullable(),
   })
   .openapi('MyHouse');
+function toMyHouse(row: {
+  member: typeof houseMembers.$inferSelect;
+  house: typeof houses.$inferSelect;
+  community: typeof communities.$inferSelect;
+}): z.infer<typeof MyHouse> {
+  const { member, house, community } = row;
+  return {
+    houseId: house.id,
+    communityId: community.id,
+    communityName: community.name,
+    houseCode: house.code,
+    floorAreaM2: house.floorAreaM2,
+    role: member.role,
+    isPrimary: member.isPrimary,
+    tenancyStart: member.tenancyStart,
+    tenancyEnd: member.tenancyEnd,
+  };
+}
+
 const Member = z
   .object({
     memberId: z.uuid(),
@@ -97,21 +116,7 @@ export const bindingRoutes = createRouter()
       });
       if (!outcome.ok) throw outcome.problem;
       const [community] = await deps.db.select().from(communities).where(eq(communities.id, outcome.house.communityId));
-      const { member, house } = outcome;
-      return c.json(
-        {
-          houseId: house.id,
-          communityId: house.communityId,
-          communityName: community!.name,
-          houseCode: house.code,
-          floorAreaM2: house.floorAreaM2,
-          role: member.role,
-          isPrimary: member.isPrimary,
-          tenancyStart: member.tenancyStart,
-          tenancyEnd: member.tenancyEnd,
-        },
-        outcome.created ? 201 : 200,
-      );
+      return c.json(toMyHouse({ member: outcome.member, house: outcome.house, community: community! }), outcome.created ? 201 : 200);
     },
   )
   .openapi(
@@ -133,22 +138,7 @@ export const bindingRoutes = createRouter()
         .innerJoin(communities, eq(communities.id, houses.communityId))
         .where(and(eq(houseMembers.residentId, principal.residentId), membershipIsLive))
         .orderBy(asc(communities.name), asc(houses.code));
-      return c.json(
-        {
-          items: rows.map(({ member, house, community }) => ({
-            houseId: house.id,
-            communityId: community.id,
-            communityName: community.name,
-            houseCode: house.code,
-            floorAreaM2: house.floorAreaM2,
-            role: member.role,
-            isPrimary: member.isPrimary,
-            tenancyStart: member.tenancyStart,
-            tenancyEnd: member.tenancyEnd,
-          })),
-        },
-        200,
-      );
+      return c.json({ items: rows.map(toMyHouse) }, 200);
     },
   )
   .openapi(
