@@ -25,7 +25,7 @@ it('drives the API through hc<AppType> with typed paths, bodies and responses', 
     // @ts-expect-error the password is missing
     void client.v1.auth['staff-login'].$post({ json: { username } });
   };
-  expect(typeof compileTimeOnly).toBe('function');
+  void compileTimeOnly;
 
   const login = await client.v1.auth['staff-login'].$post({ json: { username, password } });
   expect(login.status).toBe(200);
