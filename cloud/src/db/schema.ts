@@ -6,3 +6,5 @@ export * from '../features/staff/staff.schema.js';
 export * from '../features/auth/auth.schema.js';
 export * from '../features/audit/audit.schema.js';
 export * from '../features/roster/roster.schema.js';
+export * from '../features/gateways/gateways.schema.js';
+export * from '../features/meters/meters.schema.js';

@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import type { UplinkChannel } from './topics.js';
+
+/**
+ * Message schemas, version 1. Every message carries `v`; a receiver rejects a version it does not know
+ * (reason `unsupported-version`) instead of guessing. A new field that old receivers may ignore keeps v;
+ * anything else bumps it.
+ */
+export const SCHEMA_VERSION = 1 as const;
+/** Largest payload either side accepts; a reading batch of 500 stays well below it. */
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+export const MAX_BATCH_ITEMS = 500;
+
+const Version = z.literal(SCHEMA_VERSION);
+export const DeviceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-" only (1-64)');
+const GatewayId = DeviceId;
+export const Instant = z.iso.datetime({ offset: true });
+/** Exact decimal as text: meter counters must reach billing without float rounding. */
+export const DecimalString = z.string().regex(/^-?\d{1,15}(\.\d{1,6})?$/, 'a decimal number as a string, e.g. "12345.67"');
+/** The gateway's sequence number: one per uplink record, strictly increasing, never reused. */
+export const GatewaySeq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+export const Quantity = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/);
+export const MeterValue = z.strictObject({ value: DecimalString, unit: z.string().min(1).max(16) });
+
+/** One poll of one meter. `values` holds every quantity the model's register map names. */
+export const MeterReading = z.strictObject({
+  seq: GatewaySeq,
+  meterId: DeviceId,
+  readAt: Instant,
+  values: z.record(Quantity, MeterValue).refine((v) => Object.keys(v).length > 0, 'at least one value'),
+});
+export type MeterReading = z.infer<typeof MeterReading>;
+
+export const DRIVER_STATUSES = ['running', 'degraded', 'failed', 'stopped'] as const;
+export const GatewayHealth = z.strictObject({
+  seq: GatewaySeq,
+  at: Instant,
+  version: z.string().max(40),
+  uptimeSeconds: z.number().nonnegative(),
+  rssBytes: z.number().int().nonnegative(),
+  outbox: z.strictObject({
+    depth: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+    quotaBytes: z.number().int().positive(),
+    oldestSeq: GatewaySeq.nullable(),
+    alarm: z.boolean(),
+  }),
+  drivers: z.array(
+    z.strictObject({
+      name: z.string().max(64),
+      status: z.enum(DRIVER_STATUSES),
+      devices: z.number().int().nonnegative(),
+      unavailable: z.number().int().nonnegative(),
+      lastError: z.string().max(500).nullable(),
+    }),
+  ),
+});
+export type GatewayHealth = z.infer<typeof GatewayHealth>;
+
+export const COMMAND_RESULT_STATUSES = ['ok', 'error', 'rejected', 'expired'] as const;
+/** The answer to a command, correlated by `commandId`. Every command gets exactly one. */
+export const CommandResult = z.strictObject({
+  seq: GatewaySeq,
+  commandId: z.uuid(),
+  status: z.enum(COMMAND_RESULT_STATUSES),
+  at: Instant,
+  error: z.strictObject({ code: z.string().max(64), message: z.string().max(500) }).optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+export type CommandResult = z.infer<typeof CommandResult>;
+
+/** Every uplink message is a batch of records, each with its own gateway sequence number. */
+function batch<T extends z.ZodType>(item: T) {
+  return z.strictObject({ v: Version, gatewayId: GatewayId, sentAt: Instant, items: z.array(item).min(1).max(MAX_BATCH_ITEMS) });
+}
+export const ReadingsMessage = batch(MeterReading);
+export const TelemetryMessage = batch(GatewayHealth);
+export const ResultsMessage = batch(CommandResult);
+
+/** Retained on `.../state`; the last will publishes the offline form when the connection dies. */
+export const GatewayState = z.strictObject({
+  v: Version,
+  state: z.enum(['online', 'offline']),
+  version: z.string().max(40),
+  bootId: z.uuid(),
+});
+export type GatewayState = z.infer<typeof GatewayState>;
+
+/** Retained on `.../devices/{deviceId}/availability`. */
+export const DeviceAvailability = z.strictObject({
+  v: Version,
+  deviceId: DeviceId,
+  kind: z.enum(['meter', 'lock', 'gate', 'camera']),
+  available: z.boolean(),
+  reason: z.string().max(300).nullable(),
+  since: Instant,
+});
+export type DeviceAvailability = z.infer<typeof DeviceAvailability>;
+
+const commandBase = { v: Version, commandId: z.uuid(), issuedAt: Instant, expiresAt: Instant };
+/** Cloud -> gateway requests. The gateway answers each with a CommandResult carrying the same commandId. */
+export const Command = z.discriminatedUnion('name', [
+  z.strictObject({ ...commandBase, name: z.literal('ping'), params: z.strictObject({}) }),
+  z.strictObject({ ...commandBase, name: z.literal('meter.read-now'), params: z.strictObject({ meterId: DeviceId }) }),
+  // The config is checked by the gateway against GatewayConfig; a bad one is answered `rejected`.
+  z.strictObject({ ...commandBase, name: z.literal('config.apply'), params: z.strictObject({ config: z.unknown() }) }),
+]);
+export type Command = z.infer<typeof Command>;
+export type CommandName = Command['name'];
+
+export type ReadingsMessage = z.infer<typeof ReadingsMessage>;
+export type TelemetryMessage = z.infer<typeof TelemetryMessage>;
+export type ResultsMessage = z.infer<typeof ResultsMessage>;
+
+/** The one map from topic kind to payload type, shared by gateway and cloud. */
+export type TopicPayloads = {
+  state: GatewayState;
+  deviceAvailability: DeviceAvailability;
+  'up/readings': ReadingsMessage;
+  'up/telemetry': TelemetryMessage;
+  'up/results': ResultsMessage;
+  'down/commands': Command;
+};
+
+export const UPLINK_SCHEMAS = { readings: ReadingsMessage, telemetry: TelemetryMessage, results: ResultsMessage } as const satisfies Record<UplinkChannel, z.ZodType>;
+
+export type RejectReason = 'oversized' | 'malformed-json' | 'unsupported-version' | 'invalid-schema' | 'wrong-topic' | 'gateway-mismatch';
+export type Decoded<T> = { ok: true; message: T } | { ok: false; reason: RejectReason; detail: string };
+
+/**
+ * Parses a payload against a schema, naming why it was refused. Pure: callers count, log and keep the
+ * rejection.
+ *
+ * @example
+ * const decoded = decodePayload(ReadingsMessage, payloadBuffer);
+ * if (!decoded.ok) metrics.rejected.inc({ reason: decoded.reason });
+ */
+export function decodePayload<T extends z.ZodType>(schema: T, payload: Uint8Array): Decoded<z.infer<T>> {
+  if (payload.byteLength > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'oversized', detail: `${payload.byteLength} bytes > ${MAX_PAYLOAD_BYTES}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch (error) {
+    return { ok: false, reason: 'malformed-json', detail: (error as Error).message.slice(0, 200) };
+  }
+  if (json && typeof json === 'object' && 'v' in json && json.v !== SCHEMA_VERSION) {
+    return { ok: false, reason: 'unsupported-version', detail: `schema version ${JSON.stringify((json as { v: unknown }).v).slice(0, 20)} is not ${SCHEMA_VERSION}` };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, reason: 'invalid-schema', detail: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  }
+  return { ok: true, message: parsed.data };
+}
+
+/** Serialises a message; the type parameter ties the payload to its topic kind at compile time. */
+export function encodePayload<K extends keyof TopicPayloads>(_kind: K, message: TopicPayloads[K]): string {
+  return JSON.stringify(message);
+}
