@@ -48,6 +48,9 @@ const envSchema = z
     QUEUE_PREFIX: z.string().min(1).default('estate'),
     DATA_DIR: z.string().default('.data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // How many reverse proxies in front of the API append to X-Forwarded-For. 0: the header is ignored and
+    // the socket address is the client (rate limits and audit cannot be fooled by a forged header).
+    TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     UPLOAD_LIMIT_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
     JWT_SECRET: base64Key.optional(),
@@ -57,12 +60,43 @@ const envSchema = z
     // Only the development outbox exists so far; a carrier adapter plugs into the same SmsSender port.
     SMS_PROVIDER: z.enum(['outbox']).default('outbox'),
     SEED_DEMO: z.enum(['auto', 'always', 'never']).default('auto'),
+    // MQTT: the embedded aedes broker by default; MQTT_URL switches the cloud to a client of an external
+    // broker (Mosquitto / EMQX). 1883 is left to a Mosquitto on the same host.
+    MQTT_HOST: z.string().default('0.0.0.0'),
+    MQTT_PORT: z.coerce.number().int().min(0).max(65535).default(1884),
+    MQTT_TLS_PORT: z.coerce.number().int().min(0).max(65535).default(8883),
+    MQTT_TLS_CERT: z.string().min(1).optional(),
+    MQTT_TLS_KEY: z.string().min(1).optional(),
+    MQTT_URL: z
+      .string()
+      .regex(/^(mqtts?|wss?):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+      .optional(),
+    MQTT_USERNAME: z.string().min(1).optional(),
+    MQTT_PASSWORD: z.string().min(1).optional(),
+    MQTT_CLIENT_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-" only (1-64)')
+      .default('estate-cloud'),
+    MQTT_SHARED_GROUP: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-" only (1-64)')
+      .optional(),
+    PUBLIC_MQTT_URL: z
+      .string()
+      .regex(/^(mqtts?|wss?):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production') {
       for (const key of ['JWT_SECRET', 'PII_KEYS', 'BLIND_INDEX_KEY'] as const) {
         if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required in production (no generated development default)' });
       }
+    }
+    if (Boolean(env.MQTT_TLS_CERT) !== Boolean(env.MQTT_TLS_KEY)) {
+      ctx.addIssue({ code: 'custom', path: [env.MQTT_TLS_CERT ? 'MQTT_TLS_KEY' : 'MQTT_TLS_CERT'], message: 'MQTT_TLS_CERT and MQTT_TLS_KEY go together' });
+    }
+    if (Boolean(env.MQTT_USERNAME) !== Boolean(env.MQTT_PASSWORD)) {
+      ctx.addIssue({ code: 'custom', path: [env.MQTT_USERNAME ? 'MQTT_PASSWORD' : 'MQTT_USERNAME'], message: 'MQTT_USERNAME and MQTT_PASSWORD go together' });
     }
     if (env.PII_KEYS && env.PII_ACTIVE_KEY_ID && !env.PII_KEYS.has(env.PII_ACTIVE_KEY_ID)) {
       ctx.addIssue({ code: 'custom', path: ['PII_ACTIVE_KEY_ID'], message: 'names a key that PII_KEYS does not hold' });

@@ -46,6 +46,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
+    // Tests stand in for the one reverse proxy that appends X-Forwarded-For in production.
+    TRUST_PROXY_HOPS: '1',
     JWT_SECRET: randomBytes(32).toString('base64'),
     PII_KEYS: `t1:${randomBytes(32).toString('base64')}`,
     BLIND_INDEX_KEY: randomBytes(32).toString('base64'),

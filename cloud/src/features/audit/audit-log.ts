@@ -16,7 +16,14 @@ export type AuditAction =
   | 'staff.role_change'
   | 'roster.import'
   | 'roster.export'
-  | 'audit.export';
+  | 'audit.export'
+  | 'meter.create'
+  | 'meter.replace'
+  | 'reading.manual'
+  | 'reading.import'
+  | 'gateway.provision'
+  | 'gateway.rotate_credential'
+  | 'gateway.command';
 
 export type AuditEntry = {
   action: AuditAction;
@@ -59,12 +66,19 @@ export async function recordAudit(c: Context<AppEnv>, entry: AuditEntry, db?: Da
 }
 
 /**
- * The caller's address for rate limits and audit. X-Forwarded-For is trusted only as far as the one
- * proxy in front of us appends it (its last entry); the socket address is used otherwise.
+ * The caller's address for rate limits and audit. With TRUST_PROXY_HOPS = n, the n-th address from the
+ * right of X-Forwarded-For is the client as our own nearest proxy saw it (each proxy appends the address
+ * it received from); anything further left was written by the client and is not trusted. With 0, the
+ * header is ignored.
  */
 export function clientIp(c: Context<AppEnv>): string {
-  const forwarded = c.req.header('x-forwarded-for');
-  if (forwarded) return forwarded.split(',').at(-1)!.trim().slice(0, 64);
+  const hops = c.get('deps').config.TRUST_PROXY_HOPS;
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  const socket = env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  if (hops === 0) return socket;
+  const chain = (c.req.header('x-forwarded-for') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return (chain.at(-hops) ?? chain[0] ?? socket).slice(0, 64);
 }

@@ -208,7 +208,7 @@ export const authRoutes = createRouter()
       tags: ['Identity'],
       summary: 'Messages kept by the development SMS outbox',
       description:
-        'Staff with sms-outbox:read see every message. Outside production, with the outbox provider, anyone may read the messages of one phone (`phone=`), so the demo can log in without a real phone.',
+        'Development and test only (403 in production). Staff with sms-outbox:read see every message; anyone may read the messages of one phone (`phone=`), so the demo can log in without a real phone.',
       request: { query: z.object({ phone: Phone.optional(), limit: z.coerce.number().int().min(1).max(200).default(50) }) },
       responses: {
         200: {
@@ -226,8 +226,11 @@ export const authRoutes = createRouter()
       const deps = c.get('deps');
       const { phone, limit } = c.req.valid('query');
       const principal = c.get('principal');
+      // The outbox holds every login code of the platform, across companies: it is a development tool and
+      // closed in production, whoever asks.
+      if (deps.config.NODE_ENV === 'production') throw new Problem('forbidden', 'The SMS outbox is not readable in production');
       const staffMayRead = principal?.kind === 'staff' && roleCan(principal.role, 'sms-outbox:read');
-      const openDemo = deps.config.NODE_ENV !== 'production' && deps.sms.provider === 'outbox' && phone !== undefined;
+      const openDemo = deps.sms.provider === 'outbox' && phone !== undefined;
       if (!staffMayRead && !openDemo) {
         if (!principal) throw new Problem('unauthenticated', 'Log in as staff with sms-outbox:read, or (development only) pass phone=');
         throw new Problem('forbidden', 'Reading the SMS outbox needs the sms-outbox:read permission');

@@ -171,3 +171,64 @@ describe('staff login and sessions', () => {
     expect(JSON.stringify(rows)).not.toMatch(/1390000\d{4}/);
   });
 });
+
+describe('limits hold under parallel requests', () => {
+  it('counts 40 parallel wrong codes one by one: at most 5 are tried', async () => {
+    const { phone, ip } = freshPhone();
+    await post('/v1/auth/sms-codes', { phone }, { 'x-forwarded-for': ip });
+    const code = await latestCode(phone);
+    const wrong = code === '000000' ? '111111' : '000000';
+    const answers = await Promise.all(Array.from({ length: 40 }, () => post('/v1/auth/resident-login', { phone, code: wrong }).then((r) => r.json() as Promise<{ detail: string }>)));
+    expect(answers.filter((a) => /attempt\(s\) left/.test(a.detail))).toHaveLength(4);
+    expect((await post('/v1/auth/resident-login', { phone, code })).status).toBe(400);
+  });
+
+  it('sends one code for ten parallel requests to one phone', async () => {
+    const { phone, ip } = freshPhone();
+    const statuses = await Promise.all(Array.from({ length: 10 }, () => post('/v1/auth/sms-codes', { phone }, { 'x-forwarded-for': ip }).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(9);
+  });
+
+  it('locks a username after five parallel wrong passwords, and answers unknown usernames the same way', async () => {
+    const { company } = await createCompany(h);
+    const { username, password } = await createStaff(h, company.id, 'finance');
+    await Promise.all(Array.from({ length: 30 }, () => post('/v1/auth/staff-login', { username, password: 'wrong password!' })));
+    const locked = await post('/v1/auth/staff-login', { username, password });
+    expect(locked.status).toBe(423);
+
+    const ghost = `ghost-${Date.now()}`;
+    for (let i = 0; i < 5; i++) await post('/v1/auth/staff-login', { username: ghost, password: 'wrong password!' });
+    const ghostLocked = await post('/v1/auth/staff-login', { username: ghost, password: 'anything12' });
+    expect(ghostLocked.status).toBe(423);
+    const [a, b] = (await Promise.all([locked.json(), ghostLocked.json()])) as { detail: string }[];
+    expect(a!.detail.replace(/\d+/g, 'N')).toBe(b!.detail.replace(/\d+/g, 'N'));
+  });
+
+  it('treats usernames without regard to case', async () => {
+    const { company } = await createCompany(h);
+    const { username, password } = await createStaff(h, company.id, 'technician');
+    expect((await post('/v1/auth/staff-login', { username: username.toUpperCase(), password })).status).toBe(200);
+  });
+});
+
+describe('client address', () => {
+  it('ignores a forged X-Forwarded-For when no proxy is trusted', async () => {
+    const direct = await createHarness({ env: { TRUST_PROXY_HOPS: '0' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 21; i++) {
+        const res = await direct.app.request('/v1/auth/sms-codes', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': `203.0.113.${i}` },
+          body: JSON.stringify({ phone: `1350000${String(i).padStart(4, '0')}` }),
+        });
+        statuses.push(res.status);
+      }
+      // All 21 come from the same socket address, whatever the header claims: the 21st is refused.
+      expect(statuses.at(-1)).toBe(429);
+    } finally {
+      await direct.close();
+    }
+  });
+});

@@ -5,12 +5,13 @@ import { renderSms, type SmsMessage, type SmsReceipt, type SmsSender } from './s
 
 /**
  * Development provider: nothing leaves the machine. The message is kept in the outbox (the console and
- * `GET /v1/dev/sms-outbox` show it) and its text is logged with the phone masked.
+ * `GET /v1/dev/sms-outbox` show it outside production) and, in development only, its text is logged with
+ * the phone masked.
  */
 export class OutboxSmsSender implements SmsSender {
   readonly provider = 'outbox';
 
-  constructor(private readonly deps: Pick<AppDeps, 'db' | 'vault' | 'log' | 'now'>) {}
+  constructor(private readonly deps: Pick<AppDeps, 'db' | 'vault' | 'log' | 'now' | 'config'>) {}
 
   async send(message: SmsMessage): Promise<SmsReceipt> {
     const body = renderSms(message);
@@ -26,7 +27,9 @@ export class OutboxSmsSender implements SmsSender {
         createdAt: this.deps.now(),
       })
       .returning({ id: smsOutbox.id });
-    this.deps.log.info({ to: maskPhone(message.phone), sms: body }, 'SMS kept in the development outbox');
+    // The text holds a login code: only a developer's own log may show it.
+    if (this.deps.config.NODE_ENV === 'development') this.deps.log.info({ to: maskPhone(message.phone), sms: body }, 'SMS kept in the development outbox');
+    else this.deps.log.info({ to: maskPhone(message.phone), template: message.template }, 'SMS kept in the outbox');
     return { provider: this.provider, messageId: row!.id };
   }
 }

@@ -1,6 +1,7 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
-import { and, count, desc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { AppDeps } from '../../context.js';
+import type { Database } from '../../db/client.js';
 import { maskPhone } from '../../crypto/pii.js';
 import { Problem } from '../../http/problem.js';
 import { residents } from '../people/people.schema.js';
@@ -25,14 +26,14 @@ function codeHash(deps: AppDeps, phoneIndex: string, code: string): string {
   return createHmac('sha256', deps.config.secrets.jwtSecret).update(`sms:${phoneIndex}:${code}`).digest('base64url');
 }
 
-async function enforceSendLimits(deps: AppDeps, phoneIndex: string, ip: string, now: Date): Promise<void> {
+async function enforceSendLimits(db: Database, phoneIndex: string, ip: string, now: Date): Promise<void> {
   const checks = [
     ...SMS_SEND_LIMITS.perPhone.map((limit) => ({ limit, where: eq(smsCodes.phoneIndex, phoneIndex), who: 'this phone number' })),
     ...SMS_SEND_LIMITS.perAddress.map((limit) => ({ limit, where: eq(smsCodes.ip, ip), who: 'your network address' })),
   ];
   for (const { limit, where, who } of checks) {
     const since = new Date(now.getTime() - limit.windowSeconds * 1000);
-    const [row] = await deps.db
+    const [row] = await db
       .select({ n: count(), oldest: sql<string>`min(${smsCodes.createdAt})` })
       .from(smsCodes)
       .where(and(where, gt(smsCodes.createdAt, since)));
@@ -53,19 +54,26 @@ async function enforceSendLimits(deps: AppDeps, phoneIndex: string, ip: string, 
 export async function sendLoginCode(deps: AppDeps, phone: string, ip: string): Promise<{ expiresInSeconds: number; resendAfterSeconds: number }> {
   const now = deps.now();
   const phoneIndex = deps.vault.blindIndex(phone, 'phone');
-  await enforceSendLimits(deps, phoneIndex, ip, now);
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-  const [row] = await deps.db
-    .insert(smsCodes)
-    .values({
-      phoneIndex,
-      purpose: 'login',
-      codeHash: codeHash(deps, phoneIndex, code),
-      ip,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + SMS_CODE_TTL_SECONDS * 1000),
-    })
-    .returning({ id: smsCodes.id });
+  // Check and insert under per-phone and per-address locks: ten parallel requests must not all pass a
+  // check that each made before any of them was counted. Locks are taken in a fixed order.
+  const row = await deps.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sms-phone:${phoneIndex}`}))`);
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sms-ip:${ip}`}))`);
+    await enforceSendLimits(tx, phoneIndex, ip, now);
+    const [inserted] = await tx
+      .insert(smsCodes)
+      .values({
+        phoneIndex,
+        purpose: 'login',
+        codeHash: codeHash(deps, phoneIndex, code),
+        ip,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + SMS_CODE_TTL_SECONDS * 1000),
+      })
+      .returning({ id: smsCodes.id });
+    return inserted;
+  });
   try {
     await deps.sms.send({ phone, template: 'login_code', params: { code } });
     deps.metrics.smsSent.inc({ outcome: 'sent' });
@@ -94,16 +102,18 @@ export async function verifyLoginCode(deps: AppDeps, phone: string, code: string
     .orderBy(desc(smsCodes.createdAt))
     .limit(1);
   if (!latest || latest.expiresAt <= now) throw new Problem('sms-code-invalid', 'No valid code for this number; request a new one');
-  if (latest.attempts >= SMS_CODE_MAX_ATTEMPTS) throw new Problem('sms-code-invalid', 'Too many wrong attempts; request a new code');
+  // Spend one attempt before comparing, atomically: parallel guesses each need their own attempt, and
+  // the sixth finds none left however fast it arrives.
+  const [counted] = await deps.db
+    .update(smsCodes)
+    .set({ attempts: sql`${smsCodes.attempts} + 1` })
+    .where(and(eq(smsCodes.id, latest.id), lt(smsCodes.attempts, SMS_CODE_MAX_ATTEMPTS), isNull(smsCodes.consumedAt)))
+    .returning({ attempts: smsCodes.attempts });
+  if (!counted) throw new Problem('sms-code-invalid', 'Too many wrong attempts; request a new code');
   const expected = Buffer.from(latest.codeHash);
   const given = Buffer.from(codeHash(deps, phoneIndex, code));
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    const [after] = await deps.db
-      .update(smsCodes)
-      .set({ attempts: sql`${smsCodes.attempts} + 1` })
-      .where(eq(smsCodes.id, latest.id))
-      .returning({ attempts: smsCodes.attempts });
-    const left = Math.max(0, SMS_CODE_MAX_ATTEMPTS - (after?.attempts ?? SMS_CODE_MAX_ATTEMPTS));
+    const left = SMS_CODE_MAX_ATTEMPTS - counted.attempts;
     throw new Problem('sms-code-invalid', left > 0 ? `The code is wrong; ${left} attempt(s) left` : 'Too many wrong attempts; request a new code', {
       attemptsLeft: left,
     });

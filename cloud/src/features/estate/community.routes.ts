@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, count, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../context.js';
 import type { Database } from '../../db/client.js';
@@ -14,6 +14,7 @@ import { TimeZone } from './estate-values.js';
 import { communityTotals, communityView, listBuildingsWithUnits, loadScopedCommunity } from './estate.service.js';
 import { Limit, Offset } from '../../http/paging.js';
 import { bearerSecurity, CommunityParams, humanText, isUniqueViolation, jsonBody, jsonResponse, signedIn, staffOnly } from '../../http/route-kit.js';
+import { membershipIsLive } from '../people/membership.js';
 
 // AuditAction (audit-log.ts) does not list this act yet; the cast goes once it does.
 const COMMUNITY_CREATE: AuditAction = 'community.create';
@@ -56,19 +57,13 @@ const NewCommunity = z
  * tenancy covers today in the community's own time zone.
  */
 async function residentCommunityIds(db: Database, residentId: string, now: Date): Promise<string[]> {
-  const today = sql`(${now.toISOString()}::timestamptz at time zone ${communities.timeZone})::date`;
   const rows = await db
     .selectDistinct({ id: communities.id })
     .from(houseMembers)
     .innerJoin(houses, eq(houses.id, houseMembers.houseId))
     .innerJoin(communities, eq(communities.id, houses.communityId))
     .where(
-      and(
-        eq(houseMembers.residentId, residentId),
-        isNull(houseMembers.endedAt),
-        or(isNull(houseMembers.tenancyStart), sql`${houseMembers.tenancyStart} <= ${today}`),
-        or(isNull(houseMembers.tenancyEnd), sql`${houseMembers.tenancyEnd} >= ${today}`),
-      ),
+      and(eq(houseMembers.residentId, residentId), membershipIsLive(now)),
     );
   return rows.map((r) => r.id);
 }

@@ -136,7 +136,7 @@ export const bindingRoutes = createRouter()
         .from(houseMembers)
         .innerJoin(houses, eq(houses.id, houseMembers.houseId))
         .innerJoin(communities, eq(communities.id, houses.communityId))
-        .where(and(eq(houseMembers.residentId, principal.residentId), membershipIsLive))
+        .where(and(eq(houseMembers.residentId, principal.residentId), membershipIsLive(c.get('deps').now())))
         .orderBy(asc(communities.name), asc(houses.code));
       return c.json({ items: rows.map(toMyHouse) }, 200);
     },
@@ -288,6 +288,8 @@ export const bindingRoutes = createRouter()
       const leaving = target.residentId === principal.residentId;
       if (!leaving && !me.isPrimary) throw new Problem('forbidden', 'Only the primary owner can remove other members');
       if (target.isPrimary) throw new Problem('conflict', 'The primary owner cannot be removed here; a change of primary owner goes through property service');
+      // Co-owners are on the property roster: they leave by themselves or through property service.
+      if (target.role === 'owner' && !leaving) throw new Problem('forbidden', 'A co-owner cannot be removed by another owner; ask property service');
       await deps.db.transaction(async (tx) => {
         await tx.update(houseMembers).set({ endedAt: deps.now(), endedBy: principal.residentId }).where(and(eq(houseMembers.id, memberId), isNull(houseMembers.endedAt)));
         await recordAudit(

@@ -3,7 +3,8 @@ import { createCompany, createResident } from '../../../test/actors.js';
 import { createHarness, type Harness } from '../../../test/harness.js';
 import { buildings, houses, units } from '../estate/estate.schema.js';
 import { rosterOwners } from './people.schema.js';
-import { BINDING_MAX_FAILURES, normalizeHouseCode } from './binding.js';
+import { normalizeHouseCode } from '../estate/house-code.js';
+import { BINDING_MAX_FAILURES } from './binding.js';
 
 let h: Harness;
 let communityId: string;
@@ -147,11 +148,62 @@ describe('members of a house', () => {
     expect((await call('POST', `/v1/me/houses/${house['1-2-302']}/members`, owner.headers, { phone: '13800000031', name: 'X', role: 'family' })).status).toBe(404);
   });
 
+  it('keeps a tenant in only while the tenancy lasts, by the app clock in the community time zone', async () => {
+    const owner = await createResident(h, '13800000001');
+    const today = new Date().toISOString().slice(0, 10);
+    const nextWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+    expect((await call('POST', `/v1/me/houses/${house['1-2-301']}/members`, owner.headers, { phone: '13800000061', name: '短租', role: 'tenant', tenancyStart: today, tenancyEnd: nextWeek })).status).toBe(201);
+    const tenant = await createResident(h, '13800000061');
+    expect(((await (await call('GET', '/v1/me/houses', tenant.headers)).json()) as { items: unknown[] }).items).toHaveLength(1);
+    h.advance(9 * 86_400_000);
+    const later = await createResident(h, '13800000061');
+    expect(((await (await call('GET', '/v1/me/houses', later.headers)).json()) as { items: unknown[] }).items).toEqual([]);
+    expect(((await (await call('GET', '/v1/communities', later.headers)).json()) as { items: unknown[] }).items).toEqual([]);
+    expect((await call('GET', `/v1/me/houses/${house['1-2-301']}/members`, later.headers)).status).toBe(404);
+  });
+
+  it('does not let one owner remove a co-owner', async () => {
+    const coOwner = await createResident(h, '13800000071');
+    expect((await call('POST', '/v1/me/house-bindings', coOwner.headers, { communityId, houseCode: '1-2-301', ownerName: CO_OWNER.name, idNumber: CO_OWNER.idNumber })).status).toBe(201);
+    const owner = await createResident(h, '13800000001');
+    const members = (await (await call('GET', `/v1/me/houses/${house['1-2-301']}/members`, owner.headers)).json()) as { items: { memberId: string; residentId: string }[] };
+    const co = members.items.find((m) => m.residentId === coOwner.resident.id)!;
+    expect((await call('DELETE', `/v1/me/houses/${house['1-2-301']}/members/${co.memberId}`, owner.headers)).status).toBe(403);
+    expect((await call('DELETE', `/v1/me/houses/${house['1-2-301']}/members/${co.memberId}`, coOwner.headers)).status).toBe(204);
+  });
+
   it('refuses to remove the primary owner', async () => {
     const owner = await createResident(h, '13800000001');
     const members = (await (await call('GET', `/v1/me/houses/${house['1-2-301']}/members`, owner.headers)).json()) as { items: { memberId: string; isPrimary: boolean }[] };
     const primary = members.items.find((m) => m.isPrimary)!;
     expect((await call('DELETE', `/v1/me/houses/${house['1-2-301']}/members/${primary.memberId}`, owner.headers)).status).toBe(409);
+  });
+});
+
+describe('binding under parallel requests', () => {
+  it('counts 30 parallel wrong guesses one by one: the lock holds', async () => {
+    const guesser = await createResident(h, '13800000041');
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        call('POST', '/v1/me/house-bindings', guesser.headers, { communityId, houseCode: '1-2-302', ownerName: '王芳', idNumber: `1101051985061${String(10000 + i).slice(1)}X` }).then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 422)).toHaveLength(BINDING_MAX_FAILURES);
+    expect(statuses.filter((s) => s === 423)).toHaveLength(30 - BINDING_MAX_FAILURES);
+    const { auditEvents } = await import('../audit/audit.schema.js');
+    const audited = await h.deps.db.select().from(auditEvents);
+    expect(audited.filter((e) => e.action === 'house.bind' && e.actorId === guesser.resident.id)).toHaveLength(30);
+  });
+
+  it('lets only one of two phones bind the same roster owner at the same instant', async () => {
+    const houseId = await addHouse(communityId, '5-1-101', [{ name: '赵磊', idNumber: '11010519491231002X', primary: true }]);
+    const [one, two] = await Promise.all([createResident(h, '13800000051'), createResident(h, '13800000052')]);
+    const body = { communityId, houseCode: '5-1-101', ownerName: '赵磊', idNumber: '11010519491231002X' };
+    const statuses = (await Promise.all([call('POST', '/v1/me/house-bindings', one.headers, body), call('POST', '/v1/me/house-bindings', two.headers, body)])).map((r) => r.status);
+    expect(statuses.sort()).toEqual([201, 409]);
+    const { houseMembers } = await import('./people.schema.js');
+    const { eq } = await import('drizzle-orm');
+    expect(await h.deps.db.select().from(houseMembers).where(eq(houseMembers.houseId, houseId))).toHaveLength(1);
   });
 });
 
@@ -162,5 +214,8 @@ describe('normalizeHouseCode', () => {
     ['1栋-2单元-301室', '1-2-301'],
     ['1 2 301', '1-2-301'],
     ['3号楼-1单元-1502', '3-1-1502'],
+    ['1栋1单元301室', '1-1-301'],
+    ['3号楼1单元1502', '3-1-1502'],
+    ['１-２-３０１', '1-2-301'],
   ])('%s -> %s', (input, expected) => expect(normalizeHouseCode(input)).toBe(expected));
 });

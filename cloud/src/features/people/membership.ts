@@ -10,15 +10,19 @@ import { houseMembers } from './people.schema.js';
  * community's time zone) lies within the tenancy. Every feature that serves a resident a house (bills,
  * keys, doors) asks this one function, so removing a member ends their access everywhere at once.
  */
-export const membershipIsLive = sql`${houseMembers.endedAt} is null and (${houseMembers.role} <> 'tenant' or (now() at time zone ${communities.timeZone})::date between ${houseMembers.tenancyStart} and ${houseMembers.tenancyEnd})`;
+export function membershipIsLive(now: Date) {
+  // The app's clock, not the database's now(): every check in one request agrees, and tests can move it.
+  const today = sql`(${now.toISOString()}::timestamptz at time zone ${communities.timeZone})::date`;
+  return sql`${houseMembers.endedAt} is null and (${houseMembers.role} <> 'tenant' or ${today} between ${houseMembers.tenancyStart} and ${houseMembers.tenancyEnd})`;
+}
 
-export async function liveMembership(db: Database, residentId: string, houseId: string) {
+export async function liveMembership(db: Database, residentId: string, houseId: string, now: Date) {
   const [row] = await db
     .select({ member: houseMembers, house: houses, community: communities })
     .from(houseMembers)
     .innerJoin(houses, eq(houses.id, houseMembers.houseId))
     .innerJoin(communities, eq(communities.id, houses.communityId))
-    .where(and(eq(houseMembers.residentId, residentId), eq(houseMembers.houseId, houseId), membershipIsLive));
+    .where(and(eq(houseMembers.residentId, residentId), eq(houseMembers.houseId, houseId), membershipIsLive(now)));
   return row ?? null;
 }
 
@@ -29,13 +33,13 @@ export async function liveMembership(db: Database, residentId: string, houseId: 
  * @example
  * const { member, house } = await requireMembership(deps, principal.residentId, houseId);
  */
-export async function requireMembership(deps: Pick<AppDeps, 'db'>, residentId: string, houseId: string) {
-  const row = await liveMembership(deps.db, residentId, houseId);
+export async function requireMembership(deps: Pick<AppDeps, 'db' | 'now'>, residentId: string, houseId: string) {
+  const row = await liveMembership(deps.db, residentId, houseId, deps.now());
   if (!row) throw new Problem('not-found', 'You are not a member of this house');
   return row;
 }
 
-export async function requirePrimaryOwner(deps: Pick<AppDeps, 'db'>, residentId: string, houseId: string) {
+export async function requirePrimaryOwner(deps: Pick<AppDeps, 'db' | 'now'>, residentId: string, houseId: string) {
   const row = await requireMembership(deps, residentId, houseId);
   if (!row.member.isPrimary) throw new Problem('forbidden', 'Only the primary owner of this house can manage its members');
   return row;

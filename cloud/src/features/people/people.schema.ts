@@ -68,6 +68,8 @@ export const houseMembers = pgTable(
   },
   (t) => [
     uniqueIndex('house_members_active_uq').on(t.houseId, t.residentId).where(sql`${t.endedAt} is null`),
+    // One live account per roster owner: two phones binding the same owner at once cannot both win.
+    uniqueIndex('house_members_roster_owner_active_uq').on(t.rosterOwnerId).where(sql`${t.rosterOwnerId} is not null and ${t.endedAt} is null`),
     uniqueIndex('house_members_one_primary_uq').on(t.houseId).where(sql`${t.isPrimary} and ${t.endedAt} is null`),
     index('house_members_resident_idx').on(t.residentId),
     check('house_members_role_known', sql`${t.role} in ('owner', 'family', 'tenant')`),

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { communities, propertyCompanies } from '../estate/estate.schema.js';
 
 export const STAFF_ROLES = ['super_admin', 'finance', 'customer_service', 'technician', 'gate_guard'] as const;
@@ -18,11 +18,13 @@ export const staffAccounts = pgTable(
     passwordHash: text('password_hash').notNull(),
     role: text('role', { enum: STAFF_ROLES }).notNull(),
     disabled: boolean('disabled').notNull().default(false),
-    failedLogins: integer('failed_logins').notNull().default(0),
-    lockedUntil: timestamp('locked_until', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [check('staff_role_known', sql`${t.role} in ('super_admin', 'finance', 'customer_service', 'technician', 'gate_guard')`)],
+  (t) => [
+    // Usernames are one login namespace, compared without regard to case.
+    uniqueIndex('staff_accounts_username_lower_uq').on(sql`lower(${t.username})`),
+    check('staff_role_known', sql`${t.role} in ('super_admin', 'finance', 'customer_service', 'technician', 'gate_guard')`),
+  ],
 );
 
 /** The communities a staff member works in. A super admin is company-wide and needs no rows here. */
