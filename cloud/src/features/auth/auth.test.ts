@@ -17,7 +17,7 @@ function freshPhone(): { phone: string; ip: string } {
   return { phone: `1390000${String(phoneCounter).padStart(4, '0')}`, ip: `10.9.0.${phoneCounter}` };
 }
 
-function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return h.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 }
 

@@ -32,7 +32,7 @@ async function addHouse(community: string, code: string, owners: { name: string;
   return row!.id;
 }
 
-function call(method: string, path: string, headers: Record<string, string>, body?: unknown) {
+async function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Response> {
   return h.app.request(path, { method, headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
 }
 
