@@ -3,11 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
+import type { Writable } from 'node:stream';
 import pino from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { openDatabase } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
+import { createLogger } from '../src/http/logger.js';
 import { assembleDeps } from '../src/deps.js';
 import { BullJobQueue, InProcessJobQueue, type JobQueue } from '../src/jobs/job-queue.js';
 
@@ -28,6 +30,8 @@ export type HarnessOptions = {
   /** 'bullmq': real Redis with a unique prefix, obliterated on close. Default: in-process. */
   jobs?: 'bullmq' | 'in-process';
   env?: Record<string, string>;
+  /** Receives the app's log lines (info and up) through the product's own logger, redaction included. */
+  logTo?: Writable;
 };
 
 /**
@@ -54,7 +58,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...(useBull ? { REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: `test-${schemaName}` } : {}),
     ...options.env,
   });
-  const log = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+  const log = options.logTo ? createLogger('info', options.logTo) : pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   const database = await openDatabase({
     url: options.database === 'pglite' ? undefined : TEST_DATABASE_URL,
     dataDir,
