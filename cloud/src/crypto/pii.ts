@@ -56,6 +56,18 @@ export function maskIdNumber(id: string): string {
   return id.length >= 8 ? `${id.slice(0, 4)}${'*'.repeat(id.length - 8)}${id.slice(-4)}` : '****';
 }
 
+/**
+ * Masks what could be a phone, ID or bank number inside free text meant for people (error messages,
+ * audit details): every run of 6 or more digits (with an ID number's trailing X) keeps its first 3 and
+ * last 2 characters. Short numbers (floors, rooms, row numbers) stay readable.
+ *
+ * @example
+ * redactDigits('ID 11010519491231002X, phone 13912345678') // 'ID 110*************2X, phone 139******78'
+ */
+export function redactDigits(text: string): string {
+  return text.replace(/\d{6,}[Xx]?/g, (run) => `${run.slice(0, 3)}${'*'.repeat(run.length - 5)}${run.slice(-2)}`);
+}
+
 /** Mainland mobile numbers: 11 digits starting 1[3-9]; an optional +86 / 86 prefix is dropped. */
 export function normalizePhone(input: string): string | null {
   const digits = input.replace(/[\s-]/g, '').replace(/^(\+?86)/, '');

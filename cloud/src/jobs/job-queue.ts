@@ -120,7 +120,8 @@ export class BullJobQueue implements JobQueue {
       ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
       db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
       ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
-      // Fail /readyz fast instead of queueing commands forever while Redis is down.
+      // BullMQ requires null here: while ioredis reconnects, commands wait instead of failing after a
+      // few retries. /readyz does not wait with them: it bounds its ping with its own timeout.
       maxRetriesPerRequest: null,
     };
     // One queue ("jobs") carries every job name, so one QueueEvents stream can report all of them.

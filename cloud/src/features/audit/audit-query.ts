@@ -24,9 +24,11 @@ function visibleTo(db: Database, staff: StaffPrincipal): SQL {
   return or(...clauses)!;
 }
 
-// The cursor keeps the instant as PostgreSQL prints it (microseconds), not as a JS Date (milliseconds),
-// so rows written within the same millisecond are neither skipped nor repeated.
-const AuditKey = z.tuple([z.string().max(64), z.number().int()]);
+// The cursor keeps the instant to the microsecond as PostgreSQL stores it, not as a JS Date
+// (milliseconds), so rows written within the same millisecond are neither skipped nor repeated. It is
+// ISO 8601 in UTC and checked as such: a forged cursor is a 400, never a failed ::timestamptz cast.
+const AuditKey = z.tuple([z.iso.datetime(), z.number().int()]);
+const atKey = sql<string>`to_char(${auditEvents.at} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
  * One page of audit events, newest first, for `staff` under `filter`. `from` is inclusive, `to` exclusive.
@@ -45,7 +47,7 @@ export async function auditPage(db: Database, staff: StaffPrincipal, filter: Aud
     conditions.push(sql`(${auditEvents.at}, ${auditEvents.id}) < (${at}::timestamptz, ${id}::bigint)`);
   }
   const rows = await db
-    .select({ event: auditEvents, atKey: sql<string>`${auditEvents.at}::text`, actorName: staffAccounts.displayName })
+    .select({ event: auditEvents, atKey, actorName: staffAccounts.displayName })
     .from(auditEvents)
     .leftJoin(staffAccounts, and(eq(auditEvents.actorKind, 'staff'), eq(staffAccounts.id, auditEvents.actorId)))
     .where(and(...conditions))

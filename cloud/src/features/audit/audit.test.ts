@@ -84,6 +84,13 @@ describe('GET /v1/audit-events', () => {
     expect(seen.sort()).toEqual(['same-ms-0', 'same-ms-1', 'same-ms-2', 'same-ms-3', 'same-ms-4']);
   });
 
+  it('answers 400, not 500, to a forged cursor whose instant is not a date', async () => {
+    const forge = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url');
+    for (const at of ['not a date', '2025-13-45T99:00:00Z', "2025-01-01'::timestamptz) or (1=1", '', '2025-04-01 00:00:00+00']) {
+      await expectProblem(await h.app.request(`/v1/audit-events?cursor=${forge([at, 1])}`, { headers: superX.headers }), 400, 'validation-failed');
+    }
+  });
+
   it('refuses finance, residents and anonymous callers', async () => {
     await expectProblem(await h.app.request('/v1/audit-events', { headers: financeX.headers }), 403, 'forbidden');
     await expectProblem(await h.app.request('/v1/audit-events'), 401, 'unauthenticated');

@@ -10,7 +10,7 @@ import { createRouter } from '../../http/router.js';
 import { recordAudit, type AuditAction } from '../audit/audit-log.js';
 import { houseMembers } from '../people/people.schema.js';
 import { communities, houses } from './estate.schema.js';
-import { TimeZone } from './estate-values.js';
+import { assertDatabaseTimeZone, TimeZone } from './estate-values.js';
 import { communityTotals, communityView, listBuildingsWithUnits, loadScopedCommunity } from './estate.service.js';
 import { Limit, Offset } from '../../http/paging.js';
 import { bearerSecurity, CommunityParams, humanText, isUniqueViolation, jsonBody, jsonResponse, signedIn, staffOnly } from '../../http/route-kit.js';
@@ -121,6 +121,7 @@ export const communityRoutes = createRouter()
       const staff = requireStaff(c, 'staff:manage');
       const body = c.req.valid('json');
       const { db } = c.get('deps');
+      if (body.timeZone) await assertDatabaseTimeZone(db, body.timeZone);
       try {
         const created = await db.transaction(async (tx) => {
           const [row] = await tx

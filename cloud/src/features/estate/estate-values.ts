@@ -1,4 +1,8 @@
 import { z } from '@hono/zod-openapi';
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { rowsOf } from '../../db/migrate.js';
+import { invalid } from '../../http/route-kit.js';
 
 // Value shapes of the estate domain that requests carry: floor areas, time zones, licence plates.
 
@@ -60,6 +64,19 @@ export const TimeZone = z
     return zone;
   })
   .openapi({ type: 'string', example: 'Asia/Shanghai', description: 'IANA time zone name' });
+
+/**
+ * Refuses (400 on `timeZone`) a zone that ICU accepts but PostgreSQL does not: Node and the database
+ * ship different tz data (ICU still knows US/Pacific-New, Canada/East-Saskatchewan, SystemV/AST4), and
+ * a community with such a zone would make every query that reads the time there (`at time zone`) fail.
+ *
+ * @example
+ * if (body.timeZone) await assertDatabaseTimeZone(db, body.timeZone);
+ */
+export async function assertDatabaseTimeZone(db: Database, zone: string): Promise<void> {
+  const rows = rowsOf(await db.execute(sql`select 1 from pg_timezone_names where name = ${zone}`));
+  if (rows.length === 0) invalid('timeZone', `"${zone}" is not a time zone the database knows; use a current IANA name such as "Asia/Shanghai"`);
+}
 
 /**
  * Licence plates as stored in `vehicles.plate`: full-width characters folded (NFKC), upper case, and

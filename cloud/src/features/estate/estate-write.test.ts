@@ -134,6 +134,14 @@ describe('POST /v1/communities', () => {
     }
   });
 
+  it('refuses time zones the database does not know, though ICU does (they would break every resident query)', async () => {
+    for (const timeZone of ['US/Pacific-New', 'Canada/East-Saskatchewan', 'SystemV/AST4']) {
+      const body = await expectProblem(await create(superX, { code: 'TZ', name: 'TZ', timeZone }), 400, 'validation-failed');
+      expect(body['errors'], timeZone).toEqual([expect.objectContaining({ path: 'timeZone' })]);
+    }
+    expect((await h.deps.db.select().from(communities).where(eq(communities.code, 'TZ'))).length).toBe(0);
+  });
+
   it('refuses control characters, bad codes and unknown fields', async () => {
     await expectProblem(await create(superX, { code: 'Z', name: 'bad\u0000name' }), 400, 'validation-failed');
     await expectProblem(await create(superX, { code: 'has space', name: 'Z' }), 400, 'validation-failed');

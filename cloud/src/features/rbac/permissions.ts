@@ -6,7 +6,7 @@ import type { StaffRole } from '../staff/staff.schema.js';
  */
 export const PERMISSIONS = {
   'community:read': 'See communities, buildings, units and houses',
-  'house:write': 'Create and change buildings, units and houses',
+  'house:write': 'Change houses (status, floor area)',
   'resident:read': 'See residents and house members (masked phone numbers)',
   'roster:import': 'Import the owner roster (CSV / XLSX)',
   'roster:export': 'Export the house and owner roster',
@@ -15,15 +15,19 @@ export const PERMISSIONS = {
   'staff:manage': 'Create staff accounts and change roles and community scope',
   'audit:read': 'Read the audit log',
   'sms-outbox:read': 'Read the SMS outbox (development provider)',
+  'gateway:read': 'See edge gateways, their devices, health and commands',
+  'gateway:manage': 'Provision edge gateways, rotate their credentials, send commands and push config',
+  'meter:read': 'See meters, their readings and ingest rejections',
+  'meter:write': 'Register and replace meters, enter and import manual readings',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
 
 export const ROLE_PERMISSIONS: Record<StaffRole, readonly Permission[]> = {
   super_admin: Object.keys(PERMISSIONS) as Permission[],
-  finance: ['community:read', 'finance:read', 'parking:read'],
-  customer_service: ['community:read', 'house:write', 'resident:read', 'roster:import', 'roster:export', 'parking:read', 'sms-outbox:read'],
-  technician: ['community:read'],
+  finance: ['community:read', 'finance:read', 'parking:read', 'meter:read'],
+  customer_service: ['community:read', 'house:write', 'resident:read', 'roster:import', 'roster:export', 'parking:read', 'sms-outbox:read', 'meter:read', 'meter:write', 'gateway:read'],
+  technician: ['community:read', 'meter:read', 'meter:write', 'gateway:read', 'gateway:manage'],
   gate_guard: ['community:read', 'parking:read'],
 };
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { redactDigits } from '../../crypto/pii.js';
 import { Problem } from '../../http/problem.js';
 import { readRosterFile } from './roster-file.js';
 import { validateRoster } from './roster-validate.js';
@@ -170,5 +171,20 @@ describe('validating rows', () => {
   it('refuses two spellings of one house code', async () => {
     const plan = validateRoster(await readRosterFile(csv('1-2,3,101,1,90,,,,,', '1,2-3,101,1,90,,,,,'), 'r.csv'));
     expect(plan.errors).toEqual([{ row: 3, column: '房号/room', reason: expect.stringMatching(/house code 1-2-3-101/) }]);
+  });
+});
+
+describe('messages about a file quote no ID or phone number', () => {
+  it('redactDigits masks every run of 6 or more digits, an ID number with its X, and leaves short numbers', () => {
+    expect(redactDigits('ID 11010519491231002X, 110105194912310021; phone 13912345678')).toBe('ID 110*************2X, 110*************21; phone 139******78');
+    expect(redactDigits('row 12, floor 3, room 1502, 12345')).toBe('row 12, floor 3, room 1502, 12345');
+    expect(redactDigits('123456')).toBe('123*56');
+  });
+
+  it('says row 1 looks like data when the header row is missing, without quoting it', async () => {
+    const problem = await problemOf(readRosterFile(Buffer.from('1,1,101,1,90,,张三,11010519491231002X,13912345678,\n1,1,102,1,90,,,,,\n'), 'r.csv').then(validateRoster));
+    expect(problem.detail).toMatch(/missing required columns: 楼栋\/building/);
+    expect(problem.detail).toMatch(/Row 1 looks like data, not column names/);
+    expect(problem.detail).not.toMatch(/张三|1101051949|1391234/);
   });
 });

@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
+import { redactDigits } from '../../crypto/pii.js';
 import { Problem } from '../../http/problem.js';
 import type { RosterRowError } from './roster.schema.js';
 
@@ -33,7 +34,7 @@ export function detectFormat(bytes: Uint8Array, fileName: string): RosterFormat 
     throw new Problem('unreadable-file', 'This is an old Excel 97-2003 (.xls) file; open it in Excel and save as "Excel Workbook (.xlsx)" or "CSV UTF-8"');
   }
   if (ext === 'xlsx' || ext === 'xlsm') {
-    throw new Problem('unreadable-file', `"${fileName}" is named .${ext} but is not an Excel workbook (an .xlsx file is a ZIP archive); save it again from Excel`);
+    throw new Problem('unreadable-file', `"${redactDigits(fileName)}" is named .${ext} but is not an Excel workbook (an .xlsx file is a ZIP archive); save it again from Excel`);
   }
   return 'csv';
 }
@@ -89,8 +90,10 @@ function readCsv(bytes: Uint8Array): RosterTable {
   try {
     records = parse(text, { delimiter, relax_column_count: true, skip_empty_lines: false, bom: true, trim: false }) as string[][];
   } catch (error) {
-    const e = error as { message: string; lines?: number };
-    throw new Problem('unreadable-file', `The CSV cannot be parsed${e.lines ? ` near line ${e.lines}` : ''}: ${e.message}`);
+    // csv-parse's own messages quote the cell it stopped in ("value is \"…\""), which may be an ID
+    // number: only its code and line are used.
+    const e = error as { code?: string; lines?: number };
+    throw new Problem('unreadable-file', `The CSV cannot be parsed${typeof e.lines === 'number' ? ` near line ${e.lines}` : ''}: ${csvErrorReason(e.code)}`);
   }
   const [header = [], ...body] = records;
   // A record's index is the row a spreadsheet shows, even when a quoted cell spans several lines of text.
@@ -100,12 +103,33 @@ function readCsv(bytes: Uint8Array): RosterTable {
   return { format: 'csv', header: header.map((h) => h.trim()), rows };
 }
 
+/** What a csv-parse error code means for the person holding the file, without quoting the file. */
+function csvErrorReason(code: string | undefined): string {
+  switch (code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return 'a quoted cell is never closed (a " without its closing ")';
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return 'a quoted cell has text after its closing quote; inside quotes write a quote as ""';
+    case 'INVALID_OPENING_QUOTE':
+      return 'a cell has a quote (") in the middle; quote the whole cell and write the quote as ""';
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return 'a quoted cell has text after its closing quote';
+    case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH':
+    case 'CSV_RECORD_INCONSISTENT_COLUMNS':
+      return 'rows have different numbers of cells';
+    case 'CSV_MAX_RECORD_SIZE':
+      return 'a row is too long';
+    default:
+      return `the text is not valid CSV${code ? ` (${code})` : ''}`;
+  }
+}
+
 async function readXlsx(bytes: Uint8Array): Promise<RosterTable> {
   const workbook = new ExcelJS.Workbook();
   try {
     await workbook.xlsx.load(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as never);
   } catch (error) {
-    throw new Problem('unreadable-file', `The file is not a readable Excel .xlsx workbook (${(error as Error).message.slice(0, 120)}); save it again from Excel as .xlsx or as "CSV UTF-8"`);
+    throw new Problem('unreadable-file', `The file is not a readable Excel .xlsx workbook (${redactDigits((error as Error).message).slice(0, 120)}); save it again from Excel as .xlsx or as "CSV UTF-8"`);
   }
   const sheet = workbook.worksheets.find((s) => s.state === 'visible' && s.actualRowCount > 0) ?? workbook.worksheets[0];
   if (!sheet || sheet.actualRowCount === 0) throw new Problem('unreadable-file', 'The workbook has no rows in its first sheet');

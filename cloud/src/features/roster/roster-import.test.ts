@@ -1,18 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateRosterCsv } from '../../../../fixtures/roster-generator.js';
 import { createCompany, createStaff } from '../../../test/actors.js';
 import { createHarness, type Harness } from '../../../test/harness.js';
+import { auditEvents } from '../audit/audit.schema.js';
 import { buildings, houses, units } from '../estate/estate.schema.js';
-import { rosterOwners } from '../people/people.schema.js';
+import { normalizeHouseCode } from '../estate/house-code.js';
+import { houseMembers, residents, rosterOwners } from '../people/people.schema.js';
 import { readRosterFile } from './roster-file.js';
 import { importRoster } from './roster-import.js';
 import { liveProgress, progressReporter } from './roster-progress.js';
 import { validateRoster } from './roster-validate.js';
-import { runRosterImport, storeUpload } from './roster.jobs.js';
+import { recoverRosterImports, runRosterImport, storeUpload } from './roster.jobs.js';
 import { rosterImports } from './roster.schema.js';
 import { csv, idNumber } from './roster.test-helpers.js';
 
@@ -92,6 +94,163 @@ describe('roster import on PostgreSQL', () => {
     expect(res.status).toBe(200);
     const uploads = path.join(h.deps.config.DATA_DIR, 'uploads');
     expect(existsSync(uploads) ? readdirSync(uploads) : []).toEqual([]);
+  });
+});
+
+describe('house codes', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(() => h?.close());
+
+  it('stores the canonical code binding looks for, keeping building and unit names as written', async () => {
+    const { communities } = await createCompany(h, ['K']);
+    const communityId = communities['K']!.id;
+    const plan = await planOf(csv(`1栋,1单元,101,1,90,,甲,${idNumber(21)},,`, `3号楼,2单元,1502室,15,90,,乙,${idNumber(22)},,`));
+    expect(plan.errors).toEqual([]);
+    await importRoster(h.deps, { communityId, plan, dryRun: false });
+    const stored = await h.deps.db
+      .select({ code: houses.code, number: houses.number, unit: units.name, building: buildings.name })
+      .from(houses)
+      .innerJoin(units, eq(units.id, houses.unitId))
+      .innerJoin(buildings, eq(buildings.id, units.buildingId))
+      .where(eq(houses.communityId, communityId))
+      .orderBy(houses.code);
+    expect(stored).toEqual([
+      { code: '1-1-101', number: '101', unit: '1单元', building: '1栋' },
+      { code: '3-2-1502', number: '1502室', unit: '2单元', building: '3号楼' },
+    ]);
+    // What a resident types, in either form, names the stored house.
+    expect(normalizeHouseCode('1栋1单元101室')).toBe('1-1-101');
+    expect(normalizeHouseCode('1栋-1单元-101')).toBe('1-1-101');
+  });
+});
+
+describe('re-importing a roster that changes the primary owner', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(() => h?.close());
+
+  async function resident(phone: string): Promise<string> {
+    const [r] = await h.deps.db
+      .insert(residents)
+      .values({ phoneEnc: h.deps.vault.encrypt(phone, 'phone'), phoneIndex: h.deps.vault.blindIndex(phone, 'phone') })
+      .returning();
+    return r!.id;
+  }
+
+  /** What binding inserts: an owner membership, primary as the roster owner is. */
+  async function bind(communityId: string, code: string, ownerName: string, residentId: string) {
+    const [owner] = await h.deps.db
+      .select({ id: rosterOwners.id, houseId: rosterOwners.houseId, isPrimary: rosterOwners.isPrimary })
+      .from(rosterOwners)
+      .innerJoin(houses, eq(houses.id, rosterOwners.houseId))
+      .where(and(eq(houses.communityId, communityId), eq(houses.code, code), eq(rosterOwners.name, ownerName)));
+    const [member] = await h.deps.db
+      .insert(houseMembers)
+      .values({ houseId: owner!.houseId, residentId, role: 'owner', isPrimary: owner!.isPrimary, rosterOwnerId: owner!.id })
+      .returning();
+    return member!;
+  }
+
+  const primaryOf = async (memberId: string) =>
+    (await h.deps.db.select({ isPrimary: houseMembers.isPrimary }).from(houseMembers).where(eq(houseMembers.id, memberId)))[0]!.isPrimary;
+
+  it('moves the primary flag of bound members with the roster, and the new primary can bind', async () => {
+    const { communities } = await createCompany(h, ['S']);
+    const communityId = communities['S']!.id;
+    const roster = (primary: 'A' | 'B') =>
+      csv(
+        `1,1,101,1,90,,甲A,${idNumber(11)},,${primary === 'A' ? '是' : '否'}`,
+        `1,1,101,1,90,,乙B,${idNumber(12)},,${primary === 'B' ? '是' : '否'}`,
+        `1,1,102,1,90,,丙A,${idNumber(13)},,${primary === 'A' ? '是' : '否'}`,
+        `1,1,102,1,90,,丁B,${idNumber(14)},,${primary === 'B' ? '是' : '否'}`,
+      );
+    await importRoster(h.deps, { communityId, plan: await planOf(roster('A')), dryRun: false });
+    // House 101: only A has bound. House 102: both owners have.
+    const a101 = await bind(communityId, '1-1-101', '甲A', await resident('13800000101'));
+    const a102 = await bind(communityId, '1-1-102', '丙A', await resident('13800000102'));
+    const b102 = await bind(communityId, '1-1-102', '丁B', await resident('13800000202'));
+    expect([a101.isPrimary, a102.isPrimary, b102.isPrimary]).toEqual([true, true, false]);
+
+    const result = await importRoster(h.deps, { communityId, plan: await planOf(roster('B')), dryRun: false });
+    expect(result.errors).toEqual([]);
+    expect(await primaryOf(a101.id)).toBe(false);
+    expect(await primaryOf(a102.id)).toBe(false);
+    expect(await primaryOf(b102.id)).toBe(true);
+    // B binds house 101 now, as primary, without tripping house_members_one_primary_uq.
+    const b101 = await bind(communityId, '1-1-101', '乙B', await resident('13800000201'));
+    expect(b101.isPrimary).toBe(true);
+
+    // And back again: the flags follow once more.
+    await importRoster(h.deps, { communityId, plan: await planOf(roster('A')), dryRun: false });
+    expect(await Promise.all([a101, b101, a102, b102].map((m) => primaryOf(m.id)))).toEqual([true, false, true, false]);
+  });
+});
+
+describe('recovering imports after a crash', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(() => h?.close());
+
+  it('fails the queued and running imports of a dead in-process runner and deletes their uploads and stale ones', async () => {
+    const { communities } = await createCompany(h, ['J']);
+    const communityId = communities['J']!.id;
+    const uploads = path.join(h.deps.config.DATA_DIR, 'uploads');
+    const earlier = new Date(h.deps.now().getTime() - 60_000);
+    const make = async (status: 'queued' | 'running' | 'succeeded') => {
+      const id = randomUUID();
+      await storeUpload(h.deps.config.DATA_DIR, id, csv(`1,1,101,1,90,,甲,${idNumber(31)},,`));
+      await h.deps.db
+        .insert(rosterImports)
+        .values({ id, communityId, fileName: 'j.csv', fileSha256: 'x', format: 'csv', dryRun: false, status, createdBy: randomUUID(), createdAt: earlier });
+      return id;
+    };
+    const queued = await make('queued');
+    const running = await make('running');
+    const done = await make('succeeded');
+    // An hour-old upload nobody will read, and a fresh one the route has just written.
+    const staleFile = path.join(uploads, randomUUID());
+    const freshFile = path.join(uploads, randomUUID());
+    writeFileSync(staleFile, 'old');
+    writeFileSync(freshFile, 'new');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(staleFile, twoHoursAgo, twoHoursAgo);
+    utimesSync(path.join(uploads, done), twoHoursAgo, twoHoursAgo);
+
+    // With BullMQ the queue still owns queued and running jobs: only the stale orphans go.
+    const asBull = await recoverRosterImports({ ...h.deps, jobs: { ...h.deps.jobs, kind: 'bullmq' } as never });
+    expect(asBull).toEqual({ interrupted: [], removedUploads: 2 });
+    expect(existsSync(staleFile)).toBe(false);
+    expect(existsSync(path.join(uploads, done))).toBe(false);
+    expect(existsSync(path.join(uploads, queued))).toBe(true);
+
+    const result = await recoverRosterImports(h.deps);
+    expect(result.interrupted.sort()).toEqual([queued, running].sort());
+    const rows = await h.deps.db.select().from(rosterImports).where(eq(rosterImports.communityId, communityId));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const id of [queued, running]) {
+      expect(byId.get(id)).toMatchObject({ status: 'failed', failure: 'interrupted by a restart; upload the file again' });
+      expect(byId.get(id)!.finishedAt).not.toBeNull();
+      expect(existsSync(path.join(uploads, id))).toBe(false);
+    }
+    expect(byId.get(done)!.status).toBe('succeeded');
+    expect(existsSync(freshFile)).toBe(true);
+    const events = await h.deps.db.select().from(auditEvents).where(inArray(auditEvents.targetId, [queued, running]));
+    expect(events.map((e) => [e.actorKind, e.outcome])).toEqual([
+      ['system', 'failure'],
+      ['system', 'failure'],
+    ]);
+
+    // A job delivered after all finds its import finished and does nothing.
+    expect(await runRosterImport(h.deps, { importId: queued })).toEqual({ status: 'failed' });
+    // Nothing left to do the second time.
+    expect(await recoverRosterImports(h.deps)).toEqual({ interrupted: [], removedUploads: 0 });
   });
 });
 

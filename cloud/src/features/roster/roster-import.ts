@@ -3,7 +3,7 @@ import type { AppDeps } from '../../context.js';
 import type { Database } from '../../db/client.js';
 import { rowsOf } from '../../db/migrate.js';
 import { buildings, houses, units, type HouseStatus } from '../estate/estate.schema.js';
-import { rosterOwners } from '../people/people.schema.js';
+import { houseMembers, rosterOwners } from '../people/people.schema.js';
 import type { PlannedHouse, PlannedOwner, RosterPlan } from './roster-validate.js';
 import type { RosterImportSummary, RosterRowError } from './roster.schema.js';
 
@@ -282,5 +282,31 @@ async function writeChanges(
             is_primary = excluded.is_primary, updated_at = excluded.updated_at`);
     await advance(batch.length);
   }
+  await syncMemberPrimaries(tx, communityId);
   if (done === 0) await onProgress?.(totalRows, totalRows);
+}
+
+/**
+ * Makes the primary flag of bound members follow the roster: a member bound to a roster owner is
+ * primary exactly when that owner is (they manage the house's members). Cleared first, then set, so
+ * house_members_one_primary_uq never sees two primaries of one house. A primary member bound to no
+ * roster owner keeps the flag unless a member bound to the roster's primary owner takes it.
+ */
+async function syncMemberPrimaries(tx: Database, communityId: string): Promise<void> {
+  await tx.execute(sql`
+    update ${houseMembers} m set is_primary = false
+    from ${houses} h
+    where h.id = m.house_id and h.community_id = ${communityId}::uuid and m.ended_at is null and m.is_primary
+      and (
+        exists (select 1 from ${rosterOwners} o where o.id = m.roster_owner_id and not o.is_primary)
+        or exists (
+          select 1 from ${houseMembers} other join ${rosterOwners} o on o.id = other.roster_owner_id
+          where other.house_id = m.house_id and other.id <> m.id and other.ended_at is null and other.role = 'owner' and o.is_primary
+        )
+      )`);
+  await tx.execute(sql`
+    update ${houseMembers} m set is_primary = true
+    from ${houses} h, ${rosterOwners} o
+    where h.id = m.house_id and h.community_id = ${communityId}::uuid and o.id = m.roster_owner_id
+      and m.ended_at is null and m.role = 'owner' and not m.is_primary and o.is_primary`);
 }

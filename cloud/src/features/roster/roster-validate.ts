@@ -1,6 +1,7 @@
-import { normalizeIdNumber, normalizePhone } from '../../crypto/pii.js';
+import { normalizeIdNumber, normalizePhone, redactDigits } from '../../crypto/pii.js';
 import { Problem } from '../../http/problem.js';
 import type { HouseStatus } from '../estate/estate.schema.js';
+import { normalizeHouseCode } from '../estate/house-code.js';
 import { COLUMN_LABELS, REQUIRED_COLUMNS, ROSTER_COLUMNS, columnForHeader, parsePrimary, parseStatus, type RosterColumn } from './roster-columns.js';
 import type { RosterRow, RosterTable } from './roster-file.js';
 import type { RosterRowError } from './roster.schema.js';
@@ -13,7 +14,7 @@ export type PlannedHouse = {
   building: string;
   unit: string;
   room: string;
-  /** `<building>-<unit>-<room>`, what residents type when binding (houses.code). */
+  /** `<building>-<unit>-<room>` made canonical by normalizeHouseCode (houses.code), as binding looks it up. */
   code: string;
   floor: number;
   /** Exactly two decimals, as PostgreSQL returns numeric(10,2): comparing strings finds real changes. */
@@ -59,7 +60,16 @@ export function mapHeader(header: string[]): { index: Map<RosterColumn, number>;
       missing.length ? `missing required columns: ${missing.map((c) => COLUMN_LABELS[c]).join(', ')}` : '',
       duplicates.length ? `duplicate columns: ${duplicates.join('; ')}` : '',
     ].filter(Boolean);
-    throw new Problem('unreadable-file', `The header row (row 1) is not a roster header: ${parts.join('; ')}. Found: ${header.filter(Boolean).join(', ') || '(nothing)'}`, {
+    // Row 1 is described, never quoted: when the header row is missing it holds an owner's name, ID
+    // and phone number, and this message is returned, stored on the import and audited.
+    const filled = header.filter((cell) => cell !== '');
+    const recognised = [...index.keys()].map((c) => COLUMN_LABELS[c]);
+    const found = filled.length === 0
+      ? 'Row 1 is empty'
+      : `Row 1 has ${filled.length} filled cell${filled.length === 1 ? '' : 's'}; ${recognised.length ? `recognised: ${recognised.join(', ')}` : 'none of them is a known column name'}`;
+    const looksLikeData = filled.some((cell) => /\d{6,}/.test(cell)) || filled.filter((cell) => /^-?\d+(\.\d+)?$/.test(cell)).length >= 2;
+    const hint = looksLikeData ? '. Row 1 looks like data, not column names: insert a header row above it (楼栋, 单元, 房号, …)' : '';
+    throw new Problem('unreadable-file', `The header row (row 1) is not a roster header: ${parts.join('; ')}. ${found}${hint}`, {
       missingColumns: missing,
       expectedColumns: ROSTER_COLUMNS.map((c) => COLUMN_LABELS[c]),
     });
@@ -97,12 +107,14 @@ export function validateRoster(table: RosterTable): RosterPlan {
 
     const { place, fields } = cells;
     const [building, unit, room] = place;
-    const code = `${building}-${unit}-${room}`;
+    // The canonical form binding compares with: "1栋"/"1单元"/"101室" is house 1-1-101.
+    const code = normalizeHouseCode(`${building}-${unit}-${room}`);
     const placeKey = JSON.stringify(place);
-    // A "-" inside a name lets two different houses share a code ("1-2"/"3" and "1"/"2-3").
+    // A "-" inside a name lets two different houses share a code ("1-2"/"3" and "1"/"2-3"), and so do
+    // two spellings of one place ("1栋" and "1").
     const otherPlace = placeOfCode.get(code);
     if (otherPlace !== undefined && otherPlace !== placeKey) {
-      fail('room', `house code ${code} is also produced by another building/unit/room combination; remove "-" from the names`);
+      fail('room', `house code ${code} is also produced by another building/unit/room combination; remove "-" from the names and write each building and unit the same way on every row`);
       continue;
     }
     placeOfCode.set(code, placeKey);
@@ -144,6 +156,8 @@ export function validateRoster(table: RosterTable): RosterPlan {
     if (house.owners.length > 0 && !house.owners.some((o) => o.isPrimary)) house.owners[0]!.isPrimary = true;
   }
   errors.sort((a, b) => a.row - b.row);
+  // House codes are built from cells too; no reason may carry a whole phone or ID number.
+  for (const e of errors) e.reason = redactDigits(e.reason);
   return { rows: table.rows.length, houses: [...houses.values()], errors, ignoredColumns: ignored };
 }
 
@@ -236,6 +250,11 @@ function maskForMessage(value: string): string {
   return value.length > 8 ? `${value.slice(0, 4)}…${value.slice(-2)}` : '…';
 }
 
+/**
+ * A cell as quoted in an error reason. Reasons are returned, stored and audited, and a shifted column
+ * puts ID or phone numbers where a floor or status was expected: long digit runs are masked first.
+ */
 function clip(value: string): string {
-  return value.length > 30 ? `${value.slice(0, 30)}…` : value;
+  const masked = redactDigits(value);
+  return masked.length > 30 ? `${masked.slice(0, 30)}…` : masked;
 }

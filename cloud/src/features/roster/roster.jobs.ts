@@ -1,7 +1,8 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, lt } from 'drizzle-orm';
 import type { AppDeps } from '../../context.js';
+import { redactDigits } from '../../crypto/pii.js';
 import type { Database } from '../../db/client.js';
 import { Problem, type ProblemType } from '../../http/problem.js';
 import { auditEvents } from '../audit/audit.schema.js';
@@ -60,7 +61,10 @@ export async function runRosterImport(
   if (row.status === 'succeeded' || row.status === 'failed') return { status: row.status };
   const log = deps.log.child({ importId, communityId: row.communityId });
   const file = uploadPath(deps.config.DATA_DIR, importId);
-  const fail = async (problem: ProblemType, detail: string, errors: RosterRowError[], db: Database = deps.db): Promise<RosterImportOutcome> => {
+  const fail = async (problem: ProblemType, text: string, rowErrors: RosterRowError[], db: Database = deps.db): Promise<RosterImportOutcome> => {
+    // Stored, returned and audited: whatever a message quotes from the file loses its long digit runs.
+    const detail = redactDigits(text);
+    const errors = rowErrors.map((e) => ({ ...e, reason: redactDigits(e.reason), ...(e.column === undefined ? {} : { column: redactDigits(e.column) }) }));
     await db
       .update(rosterImports)
       .set({ status: 'failed', failure: detail, errors, finishedAt: deps.now() })
@@ -113,6 +117,64 @@ export async function runRosterImport(
     forgetProgress(importId);
     await rm(file, { force: true });
   }
+}
+
+export const INTERRUPTED_IMPORT = 'interrupted by a restart; upload the file again';
+/** An upload older than this has no job left that will read it (imports take seconds to minutes). */
+export const STALE_UPLOAD_MS = 60 * 60 * 1000;
+
+/**
+ * Cleans up after a process that died mid-import (kill -9, OOM, power), called once by main.ts at
+ * start, before requests are served. With the in-process runner the jobs died with the process: their
+ * imports, still queued or running, are marked failed (and audited) and their uploads deleted, since
+ * they hold ID numbers in clear. With BullMQ the queue still owns such jobs (a stalled one is retried),
+ * so they are left alone. Either way, an upload older than an hour whose import is not queued or
+ * running is deleted.
+ *
+ * @example
+ * await migrate(db); await recoverRosterImports(deps); serve(app);
+ */
+export async function recoverRosterImports(deps: AppDeps): Promise<{ interrupted: string[]; removedUploads: number }> {
+  const now = deps.now();
+  const dir = path.resolve(deps.config.DATA_DIR, 'uploads');
+  const interrupted: string[] = [];
+  if (deps.jobs.kind === 'in-process') {
+    // Only imports created before this start: whatever this process enqueues from now on is its own.
+    const rows = await deps.db
+      .update(rosterImports)
+      .set({ status: 'failed', failure: INTERRUPTED_IMPORT, finishedAt: now })
+      .where(and(inArray(rosterImports.status, ['queued', 'running']), lt(rosterImports.createdAt, now)))
+      .returning();
+    for (const row of rows) {
+      interrupted.push(row.id);
+      await audit(deps, deps.db, row, { importId: row.id, actor: { kind: 'system', id: null } }, 'failure', { failure: INTERRUPTED_IMPORT, errorCount: 0 });
+      await rm(uploadPath(deps.config.DATA_DIR, row.id), { force: true });
+    }
+    if (rows.length) deps.log.warn({ importIds: interrupted }, 'roster imports interrupted by a restart marked failed');
+  }
+
+  let removedUploads = interrupted.length;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const stale: string[] = [];
+  for (const name of names) {
+    const info = await stat(path.join(dir, name)).catch(() => null);
+    if (info?.isFile() && now.getTime() - info.mtime.getTime() > STALE_UPLOAD_MS) stale.push(name);
+  }
+  if (stale.length) {
+    const ids = stale.filter((n) => /^[0-9a-f-]{36}$/i.test(n));
+    const pending = ids.length
+      ? await deps.db
+          .select({ id: rosterImports.id })
+          .from(rosterImports)
+          .where(and(inArray(rosterImports.id, ids), inArray(rosterImports.status, ['queued', 'running'])))
+      : [];
+    const keep = new Set(pending.map((r) => r.id));
+    for (const name of stale.filter((n) => !keep.has(n))) {
+      await rm(path.join(dir, name), { force: true });
+      removedUploads++;
+    }
+  }
+  return { interrupted, removedUploads };
 }
 
 function invalidRowsDetail(errors: RosterRowError[]): string {

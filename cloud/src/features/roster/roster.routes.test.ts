@@ -6,6 +6,7 @@ import { createHarness, type Harness } from '../../../test/harness.js';
 import { auditEvents } from '../audit/audit.schema.js';
 import { houses } from '../estate/estate.schema.js';
 import { rosterOwners } from '../people/people.schema.js';
+import { rosterImports } from './roster.schema.js';
 import { HEADER_EN, csv, idNumber, xlsx } from './roster.test-helpers.js';
 
 let h: Harness;
@@ -189,6 +190,36 @@ describe('roster import over HTTP', () => {
     expect(resource.status).toBe('succeeded');
     expect(resource.processedRows).toBe(resource.totalRows);
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
+  });
+});
+
+describe('no PII in problems, stored failures or audit details', () => {
+  const ID = '11010519491231002X';
+  const PHONE = '13912345678';
+  const clear = (text: string) => {
+    expect(text).not.toContain(ID);
+    expect(text).not.toContain(PHONE);
+    expect(text).not.toMatch(/\d{17}[\dXx]/);
+    expect(text).not.toMatch(/1[3-9]\d{9}/);
+  };
+
+  it.each([
+    ['a CSV without its header row', `1,1,101,1,90,,张三,${ID},${PHONE},是\n1,1,102,1,90,,李四,${ID},${PHONE},\n`],
+    ['a CSV with a malformed quote', `${HEADER_EN}\n1,1,101,1,90,,"张三"x${ID},${PHONE},\n`],
+    ['a CSV with a stray opening quote', `${HEADER_EN}\n1,1,101,1,90,,张三,${ID}"x",${PHONE},\n`],
+    ['a CSV with a shifted row', `${HEADER_EN}\n1,1,101,${PHONE},${ID},${ID},张三,${ID},${PHONE},${PHONE}\n`],
+  ])('%s: the 422, the import row and the audit event quote no ID or phone number', async (_what, text) => {
+    const res = await upload(A, Buffer.from(text));
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { detail?: string; errors?: unknown[]; importId: string };
+    expect(body.detail).toBeTruthy();
+    clear(JSON.stringify(body));
+    const [row] = await h.deps.db.select().from(rosterImports).where(eq(rosterImports.id, body.importId));
+    expect(row!.status).toBe('failed');
+    clear(JSON.stringify([row!.failure, row!.errors]));
+    const events = await h.deps.db.select().from(auditEvents).where(eq(auditEvents.targetId, body.importId));
+    expect(events.length).toBe(1);
+    clear(JSON.stringify(events[0]!.details));
   });
 });
 

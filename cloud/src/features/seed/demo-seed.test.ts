@@ -60,9 +60,26 @@ describe('demo seed on PGlite (what npm start runs)', () => {
     for (const l of first.logins) expect(l.password).toMatch(/^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/);
   });
 
-  it('returns resident phones that can log in, owners first', () => {
+  it('returns resident phones that can log in, owners first', async () => {
     expect(first.residentPhones.length).toBe(6);
     for (const phone of first.residentPhones) expect(phone).toMatch(/^1[358]\d{9}$/);
+    // The first phone logs in the way the demo does: SMS code, read back from the development outbox.
+    const phone = first.residentPhones[0]!;
+    const post = (url: string, body: unknown) => h.app.request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post('/v1/auth/sms-codes', { phone })).status).toBe(202);
+    const outbox = await h.app.request(`/v1/dev/sms-outbox?phone=${phone}`);
+    expect(outbox.status).toBe(200);
+    const { items } = (await outbox.json()) as { items: { body: string }[] };
+    const code = /\b(\d{6})\b/.exec(items[0]?.body ?? '')?.[1];
+    expect(code).toBeDefined();
+    const login = await post('/v1/auth/resident-login', { phone, code });
+    expect(login.status).toBe(200);
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const mine = await h.app.request('/v1/me/houses', { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(mine.status).toBe(200);
+    const houses = ((await mine.json()) as { items: { communityId: string; role: string; isPrimary: boolean }[] }).items;
+    expect(houses.length).toBeGreaterThan(0);
+    expect(houses[0]).toMatchObject({ communityId: first.communityId, role: 'owner' });
   });
 
   it('does nothing the second time and returns the same logins', async () => {

@@ -94,7 +94,7 @@ export const staffRoutes = createRouter()
       path: '/staff',
       tags: ['Staff'],
       summary: 'Create a staff account',
-      description: 'Requires staff:manage. Usernames are unique regardless of case (409 otherwise). The password is stored as an argon2id hash.',
+      description: 'Requires staff:manage. Usernames are unique across the platform regardless of case (409 otherwise). The password is stored as an argon2id hash.',
       security: bearerSecurity,
       middleware: [staffOnly('staff:manage')] as const,
       request: { body: jsonBody(NewStaff) },
@@ -139,7 +139,7 @@ export const staffRoutes = createRouter()
       summary: 'Change a staff account’s role, community scope or disabled flag',
       description:
         'Requires staff:manage. Recorded as staff.role_change with before and after. A super admin cannot demote or disable ' +
-        'themself (409), so a company cannot lose its last administrator by accident. Disabling ends the account’s sessions.',
+        'themself (409), so an administrator cannot lock themself out by accident. Disabling ends the account’s sessions.',
       security: bearerSecurity,
       middleware: [staffOnly('staff:manage')] as const,
       request: { params: z.object({ staffId: z.uuid().openapi({ param: { name: 'staffId', in: 'path' } }) }), body: jsonBody(StaffPatch) },
