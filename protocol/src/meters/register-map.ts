@@ -153,8 +153,12 @@ function unscaleToInteger(value: string, scale: number): bigint {
 
 function scaleFloat(n: number, scale: number, significant: number): string {
   if (!Number.isFinite(n)) throw new Error(`register holds ${n}, not a number`);
-  const scaled = n * 10 ** scale;
   // Floats carry about 7 (float32) or 15 (float64) significant digits; print no more than that.
-  const text = Number(scaled.toPrecision(significant)).toFixed(6);
-  return text.replace(/\.?0+$/, '') || '0';
+  const rounded = Number((n * 10 ** scale).toPrecision(significant));
+  // toFixed switches to exponent notation from 1e21 ("3e+30"); trimming zeros off that text once turned
+  // 3e30 into "3e+3". Such a register is not a reading.
+  if (Math.abs(rounded) >= 1e21) throw new Error(`register holds ${rounded}, too large for a decimal reading`);
+  // Only zeros after the decimal point are trimmed; "-0" (a tiny negative) reads as "0".
+  const text = rounded.toFixed(6).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+  return text === '-0' ? '0' : text;
 }

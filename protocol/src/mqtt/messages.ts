@@ -15,8 +15,8 @@ const Version = z.literal(SCHEMA_VERSION);
 export const DeviceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-" only (1-64)');
 const GatewayId = DeviceId;
 export const Instant = z.iso.datetime({ offset: true });
-/** Exact decimal as text: meter counters must reach billing without float rounding. */
-export const DecimalString = z.string().regex(/^-?\d{1,15}(\.\d{1,6})?$/, 'a decimal number as a string, e.g. "12345.67"');
+/** Exact decimal as text: meter counters reach billing without float rounding. 14.6 digits: numeric(20,6). */
+export const DecimalString = z.string().regex(/^-?\d{1,14}(\.\d{1,6})?$/, 'a decimal number as a string, e.g. "12345.67"');
 /** The gateway's sequence number: one per uplink record, strictly increasing, never reused. */
 export const GatewaySeq = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -45,7 +45,11 @@ export const GatewayHealth = z.strictObject({
     quotaBytes: z.number().int().positive(),
     oldestSeq: GatewaySeq.nullable(),
     alarm: z.boolean(),
+    /** Records refused since boot because the outbox was full (readings are never evicted, only refused). */
+    refused: z.number().int().nonnegative().optional(),
   }),
+  /** Commands since boot that were malformed or of an unknown version, and repeats answered from the journal. */
+  commands: z.strictObject({ rejected: z.number().int().nonnegative(), duplicate: z.number().int().nonnegative() }).optional(),
   drivers: z.array(
     z.strictObject({
       name: z.string().max(64),

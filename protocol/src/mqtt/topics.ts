@@ -44,7 +44,7 @@ export const topics = {
   deviceAvailability: (gw: GatewayAddress, deviceId: string) => `${gatewayBase(gw)}/devices/${assertTopicId('device', deviceId)}/availability`,
   shared: (communityId: string, name: string) => `${TOPIC_ROOT}/${assertTopicId('community', communityId)}/shared/${assertTopicId('shared state', name)}`,
   /** Filters a gateway subscribes to: its downlink and its community's shared state. */
-  gatewaySubscriptions: (gw: GatewayAddress) => [`${gatewayBase(gw)}/down/+`, `${TOPIC_ROOT}/${gw.communityId}/shared/+`],
+  gatewaySubscriptions: (gw: GatewayAddress) => [`${gatewayBase(gw)}/down/+`, `${TOPIC_ROOT}/${assertTopicId('community', gw.communityId)}/shared/+`],
   /** Filters the cloud subscribes to, across every community. */
   cloudSubscriptions: () => [`${TOPIC_ROOT}/+/gw/+/up/+`, `${TOPIC_ROOT}/+/gw/+/state`, `${TOPIC_ROOT}/+/gw/+/devices/+/availability`],
 };
