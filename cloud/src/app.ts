@@ -15,6 +15,8 @@ import { bindingRoutes } from './features/people/binding.routes.js';
 import { staffRoutes } from './features/staff/staff.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { rosterRoutes } from './features/roster/roster.routes.js';
+import { meterRoutes } from './features/meters/meters.index.js';
+import { gatewayRoutes } from './features/gateways/gateways.routes.js';
 import { pageRoutes } from './web/pages.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -90,7 +92,9 @@ export function createApp(deps: AppDeps) {
     .route('/v1', bindingRoutes)
     .route('/v1', staffRoutes)
     .route('/v1', auditRoutes)
-    .route('/v1', rosterRoutes);
+    .route('/v1', rosterRoutes)
+    .route('/v1', gatewayRoutes)
+    .route('/v1', meterRoutes);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

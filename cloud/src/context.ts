@@ -5,6 +5,7 @@ import type { Database, DatabaseHandle } from './db/client.js';
 import type { SmsSender } from './features/auth/sms-sender.js';
 import type { Metrics } from './http/metrics.js';
 import type { JobQueue } from './jobs/job-queue.js';
+import type { CloudMqtt } from './mqtt/cloud-mqtt.js';
 import type { StaffRole } from './features/staff/staff.schema.js';
 
 /** Everything a route or job needs, built once at start (main.ts) or per test. */
@@ -17,6 +18,8 @@ export type AppDeps = {
   metrics: Metrics;
   vault: PiiVault;
   sms: SmsSender;
+  /** The MQTT broker (embedded aedes or an external client); `NoMqtt` until main.ts or a test attaches one. */
+  mqtt: CloudMqtt;
   /** Injectable clock so expiry and lockout can be tested without sleeping. */
   now: () => Date;
 };

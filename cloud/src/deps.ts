@@ -7,6 +7,7 @@ import { OutboxSmsSender } from './features/auth/outbox-sms.js';
 import { createMetrics } from './http/metrics.js';
 import type { JobQueue } from './jobs/job-queue.js';
 import { registerJobs } from './jobs/register.js';
+import { NoMqtt } from './mqtt/cloud-mqtt.js';
 
 /**
  * Wires the services every route and job uses and registers the job handlers. main.ts and the test
@@ -25,6 +26,7 @@ export function assembleDeps(parts: { config: Config; database: DatabaseHandle; 
     metrics: createMetrics(),
     vault: new PiiVault(parts.config.secrets),
     sms: undefined as never,
+    mqtt: new NoMqtt(),
     now: parts.now ?? (() => new Date()),
   };
   deps.sms = new OutboxSmsSender(deps);

@@ -30,7 +30,7 @@ export const healthRoutes = createRouter()
       method: 'get',
       path: '/readyz',
       tags: ['Operations'],
-      summary: 'Readiness: database and job queue answer',
+      summary: 'Readiness: database, job queue and MQTT broker answer',
       responses: {
         200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
         503: { description: 'A dependency is down', content: { 'application/json': { schema: Readiness } } },
@@ -38,8 +38,13 @@ export const healthRoutes = createRouter()
     }),
     async (c) => {
       const deps = c.get('deps');
-      const [database, queue] = await Promise.all([timed(deps.database.kind, () => deps.database.ping()), timed(deps.jobs.kind, () => deps.jobs.ping())]);
-      const checks = { database, queue };
+      const [database, queue, broker] = await Promise.all([
+        timed(deps.database.kind, () => deps.database.ping()),
+        timed(deps.jobs.kind, () => deps.jobs.ping()),
+        // Left out while no broker is attached (tests and scripts without MQTT).
+        deps.mqtt.kind === 'none' ? undefined : timed(deps.mqtt.kind, () => deps.mqtt.ping()),
+      ]);
+      const checks = { database, queue, ...(broker ? { broker } : {}) };
       const ready = Object.values(checks).every((check) => check.ok);
       return c.json({ status: ready ? ('ready' as const) : ('not_ready' as const), checks }, ready ? 200 : 503);
     },

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { Command, topics, type CommandName } from '@estate/protocol';
+import type { AppDeps } from '../../context.js';
+import { Problem } from '../../http/problem.js';
+import { commandEvents } from './command-events.js';
+import { gatewayCommands } from './gateways.schema.js';
+import type { Gateway } from './gateways.service.js';
+
+export type GatewayCommand = typeof gatewayCommands.$inferSelect;
+
+/** How long a gateway has to answer before the command counts as expired. */
+export const COMMAND_TTL_MS = 60_000;
+const POLL_MS = 250;
+
+/**
+ * Stores a command and publishes it on the gateway's downlink at QoS 1 ([MQTT-4.3.2-1]: the broker
+ * keeps it for the gateway's persistent session if it is offline). The row is written first, so a
+ * result can never arrive for a command the cloud does not know.
+ *
+ * @example
+ * const command = await sendCommand(deps, gateway, 'ping', {}, staffId);
+ */
+export async function sendCommand(deps: AppDeps, gateway: Gateway, name: CommandName, params: Record<string, unknown>, issuedBy: string | null): Promise<GatewayCommand> {
+  const issuedAt = deps.now();
+  const expiresAt = new Date(issuedAt.getTime() + COMMAND_TTL_MS);
+  const message = Command.parse({ v: 1, commandId: randomUUID(), name, params, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString() });
+  const [row] = await deps.db
+    .insert(gatewayCommands)
+    .values({ id: message.commandId, gatewayId: gateway.id, name, params, issuedAt, expiresAt, issuedBy })
+    .returning();
+  try {
+    await deps.mqtt.publish(topics.downlink({ communityId: gateway.communityId, gatewayId: gateway.id }, 'commands'), JSON.stringify(message), { qos: 1 });
+  } catch (error) {
+    const detail = `the broker did not take the command: ${(error as Error).message}`;
+    await deps.db
+      .update(gatewayCommands)
+      .set({ state: 'error', result: { error: { code: 'not-sent', message: detail } }, completedAt: deps.now() })
+      .where(eq(gatewayCommands.id, message.commandId));
+    throw new Problem('service-unavailable', `The command was not sent: ${detail}`);
+  }
+  return row!;
+}
+
+/** A command as stored, marked expired once its window has passed without a result. */
+export async function loadCommand(deps: AppDeps, gatewayId: string, commandId: string): Promise<GatewayCommand | null> {
+  const [row] = await deps.db.select().from(gatewayCommands).where(and(eq(gatewayCommands.id, commandId), eq(gatewayCommands.gatewayId, gatewayId)));
+  if (!row || row.state !== 'pending' || row.expiresAt.getTime() > deps.now().getTime()) return row ?? null;
+  const [expired] = await deps.db
+    .update(gatewayCommands)
+    .set({ state: 'expired', completedAt: deps.now() })
+    .where(and(eq(gatewayCommands.id, commandId), eq(gatewayCommands.state, 'pending')))
+    .returning();
+  return expired ?? (await loadCommand(deps, gatewayId, commandId));
+}
+
+/**
+ * Waits up to `timeoutMs` for the command's result: woken at once when this process ingests it, and
+ * polling the table for one ingested by another process. Returns the command as it stands then.
+ */
+export async function waitForResult(deps: AppDeps, command: GatewayCommand, timeoutMs: number): Promise<GatewayCommand> {
+  const deadline = Date.now() + timeoutMs;
+  const events = commandEvents(deps);
+  for (;;) {
+    const current = (await loadCommand(deps, command.gatewayId, command.id)) ?? command;
+    const remaining = deadline - Date.now();
+    if (current.state !== 'pending' || remaining <= 0) return current;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.min(POLL_MS, remaining));
+      function done() {
+        clearTimeout(timer);
+        events.off(command.id, done);
+        resolve();
+      }
+      events.once(command.id, done);
+    });
+  }
+}
+
+/** The API shape of a command. */
+export function commandView(c: GatewayCommand) {
+  return {
+    id: c.id,
+    gatewayId: c.gatewayId,
+    name: c.name,
+    params: c.params,
+    state: c.state,
+    result: c.result ?? null,
+    issuedAt: c.issuedAt.toISOString(),
+    expiresAt: c.expiresAt.toISOString(),
+    completedAt: c.completedAt?.toISOString() ?? null,
+  };
+}
