@@ -1,0 +1,48 @@
+import { ConfigError, loadConfig } from '../cloud/src/config.js';
+import { createLogger } from '../cloud/src/http/logger.js';
+import { cloudBanner } from '../cloud/src/server.js';
+import { startDemoCommunity } from './community.js';
+
+/**
+ * `npm start`: a whole demo community on one machine, no services needed: the cloud (API, pages,
+ * embedded broker, PGlite), one edge gateway, and simulated electricity and water meters for every house.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config.LOG_LEVEL, undefined, { pretty: config.NODE_ENV === 'development' && process.stdout.isTTY === true });
+  const demo = await startDemoCommunity(config, log);
+  const first = await demo.cloud.deps.db.query.meters.findFirst({ where: (m, { eq, and, isNull }) => and(eq(m.gatewayId, demo.gatewayId), isNull(m.removedAt)) });
+  console.log(
+    [
+      '',
+      ...cloudBanner(demo.cloud),
+      '',
+      'Demo devices:',
+      `  Edge gateway   ${demo.gatewayId} (${demo.gateway.isConnected() ? 'online' : 'connecting'}), data in ${config.DATA_DIR}/demo-gateway`,
+      `  Meters         ${demo.meters} simulated Modbus meters on ${demo.buses.length} buses (${demo.buses.map((b) => `127.0.0.1:${b.port}`).join(', ')}), polled every 30 s`,
+      `  Readings       GET ${demo.cloud.baseUrl}/v1/meters/${first?.id ?? '{meterId}'}/readings (log in as admin; first readings within a minute)`,
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await demo.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+await main();
