@@ -20,6 +20,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.LOG_LEVEL, undefined, { pretty: config.NODE_ENV === 'development' && process.stdout.isTTY === true });
   const demo = await startDemoCommunity(config, log);
+  // Give the gateway a moment to connect, so the banner can say it is online.
+  for (let waited = 0; !demo.gateway.isConnected() && waited < 5000; waited += 100) await new Promise((r) => setTimeout(r, 100));
   const first = await demo.cloud.deps.db.query.meters.findFirst({ where: (m, { eq, and, isNull }) => and(eq(m.gatewayId, demo.gatewayId), isNull(m.removedAt)) });
   console.log(
     [
