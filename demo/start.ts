@@ -1,5 +1,5 @@
-import { ConfigError, loadConfig } from '../cloud/src/config.js';
 import { createLogger } from '../cloud/src/http/logger.js';
+import { configFromEnvironmentOrExit, stopOnSignals } from '../cloud/src/process-lifecycle.js';
 import { cloudBanner } from '../cloud/src/server.js';
 import { startDemoCommunity } from './community.js';
 
@@ -8,16 +8,7 @@ import { startDemoCommunity } from './community.js';
  * embedded broker, PGlite), one edge gateway, and simulated electricity and water meters for every house.
  */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = configFromEnvironmentOrExit();
   const log = createLogger(config.LOG_LEVEL, undefined, { pretty: config.NODE_ENV === 'development' && process.stdout.isTTY === true });
   const demo = await startDemoCommunity(config, log);
   // Give the gateway a moment to connect, so the banner can say it is online.
@@ -35,16 +26,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    await demo.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  stopOnSignals(log, () => demo.stop());
 }
 
 await main();
