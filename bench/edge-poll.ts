@@ -1,6 +1,6 @@
 // Edge Modbus polling: one gateway driver reading 500 simulated meters on 10 TCP buses (target: >= 10,000 registers/s, RSS < 120 MiB).
 //
-// Run: npx tsx bench/edge-poll.ts [seconds] [--default-heap]   (npm run bench -- edge-poll)
+// Run: npx tsx bench/edge-poll.ts [seconds] [--under-tsx]   (npm run bench -- edge-poll)
 // The meters run in a child process (firmware-sims' CLI), so CPU share and RSS are the gateway's own.
 // Phases, each for the same window: (1) the driver polling back to back (pollIntervalMs 0): its capacity;
 // (2) the driver on the configured schedule (pollSeconds 1, the schema's minimum): the load 500 meters
@@ -11,17 +11,23 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { meterModel, MeterConfig, ModbusBus, planReads, type GatewayConfig } from '@estate/protocol';
 import { ModbusTCPClient } from 'jsmodbus';
 import { ModbusMeterDriver, type PollOutcome } from '../edge/src/drivers/modbus/index.js';
 
-// The gateway should run with V8's young generation capped (NODE_OPTIONS=--max-semi-space-size=2): at
-// 10,000+ polls/s V8 otherwise grows it to 16 MiB per semi-space, about 30 MiB of RSS for garbage, at no
-// gain in throughput. The bench runs itself the way the gateway should run; `--default-heap` skips that.
+// The gateway ships as one bundle on plain node (edge/scripts/build.mjs; `npm start -w edge`) with V8's young
+// generation capped (--max-semi-space-size=2: at 10,000+ polls/s V8 otherwise grows it to 16 MiB per
+// semi-space, about 30 MiB of RSS for garbage, at no gain in throughput). The bench measures the driver the
+// way the gateway runs: it bundles itself and re-runs under plain node with that flag. `--under-tsx`
+// measures it under tsx's loader instead (about 44 MiB more RSS).
 const SEMI_SPACE = '--max-semi-space-size=2';
-if (!process.argv.includes('--default-heap') && !(process.env['NODE_OPTIONS'] ?? '').includes('--max-semi-space-size')) {
-  const self = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} ${SEMI_SPACE}`.trim() } });
+const root = process.env['ESTATE_ROOT'] ?? path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+if (!process.argv.includes('--under-tsx') && !process.env['ESTATE_BUNDLED']) {
+  const { bundleForNode } = (await import(pathToFileURL(path.join(root, 'edge/scripts/build.mjs')).href)) as { bundleForNode(entry: string, out: string): Promise<void> };
+  const bundle = path.join(root, 'node_modules/.cache/bench/edge-poll.mjs');
+  await bundleForNode(fileURLToPath(import.meta.url), bundle);
+  const self = spawn(process.execPath, [SEMI_SPACE, bundle, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, ESTATE_BUNDLED: '1', ESTATE_ROOT: root } });
   self.on('exit', (code) => process.exit(code ?? 1));
   await new Promise(() => undefined);
 }
@@ -31,8 +37,6 @@ const PER_BUS = 50;
 const MODELS = ['DTSY-TOU', 'LXSY-RS485', 'DDSU666'];
 const TARGET_REGISTERS = 10_000;
 const TARGET_RSS_MIB = 120;
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-
 type SimBus = { port: number; meters: { unitId: number; model: string }[] };
 
 async function startSims(): Promise<{ buses: SimBus[]; stop: () => void }> {
@@ -155,7 +159,7 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFracti
 const sims = await startSims();
 try {
   const config = gatewayConfig(sims.buses);
-  console.log(`gateway process RSS before the driver starts: ${fmt(process.memoryUsage.rss() / 1024 / 1024, 1)} MiB (node + tsx's loader thread + protocol); NODE_OPTIONS="${process.env['NODE_OPTIONS'] ?? ''}"`);
+  console.log(`gateway process RSS before the driver starts: ${fmt(process.memoryUsage.rss() / 1024 / 1024, 1)} MiB (${process.env['ESTATE_BUNDLED'] ? 'bundled, plain node' : "tsx's loader thread included"}; flags ${process.execArgv.join(' ') || 'none'})`);
   console.log(`edge-poll: ${config.meters.length} meters (${MODELS.join(', ')}) on ${config.buses.length} Modbus TCP buses, ${SECONDS} s per phase`);
   const capacity = await measure(driverRun(config, 0));
   console.log(`driver, back to back:   ${fmt(capacity.registersPerSecond)} registers/s, ${fmt(capacity.pollsPerSecond)} polls/s, p50 ${fmt(capacity.p50, 2)} ms, p99 ${fmt(capacity.p99, 2)} ms, CPU ${fmt(capacity.cpuShare * 100, 1)} % of a core, peak RSS ${fmt(capacity.peakRssMiB, 1)} MiB, ${capacity.failed} failed polls`);
