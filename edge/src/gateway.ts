@@ -69,7 +69,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const configs = new ConfigStore(options.dataDir);
   const startup = configs.resolveAtStart(options.config);
   if (startup.interruptedApply) log.warn('a config.apply was interrupted by a restart; rolled back', startup.interruptedApply);
+  // A pushed config is stored as the cloud sent it; the operator's EDGE_* overrides win over it at every
+  // start, as they did when it was applied.
   let config = startup.config;
+  if (startup.source === 'command' && options.overrides) {
+    const effective = checkGatewayConfig(applyConfigOverrides(startup.config, options.overrides));
+    if (effective.ok) config = effective.config;
+    else log.error('the stored pushed config is invalid with the environment overrides; using it without them', { problems: effective.problems });
+  }
   const gw: GatewayAddress = { communityId: config.communityId, gatewayId: config.gatewayId };
   const bootId = randomUUID();
   const startedAt = Date.now();
@@ -139,7 +146,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
 
   /** config.apply: validate, switch, and keep it only if the cloud is reachable with it. */
   async function applyConfig(raw: unknown, commandId: string): Promise<CommandOutcome> {
-    const pushed = checkGatewayConfig(raw);
+    const pushed = checkGatewayConfig(withOwnPassword(raw, config));
     if (!pushed.ok) return { status: 'rejected', error: { code: 'invalid-config', message: pushed.problems.join('; ') }, data: { problems: pushed.problems } };
     const effective = checkGatewayConfig(applyConfigOverrides(pushed.config, options.overrides ?? {}));
     if (!effective.ok) return { status: 'rejected', error: { code: 'invalid-config', message: effective.problems.join('; ') }, data: { problems: effective.problems } };
@@ -197,4 +204,16 @@ function publisherOptions(config: GatewayConfig) {
 
 function toIso(value: string | Date): string {
   return value instanceof Date ? value.toISOString() : value;
+}
+
+/**
+ * The cloud keeps only a hash of the gateway's MQTT password, so a pushed config carries none: the
+ * gateway goes on using its own. A pushed config that does name one (a credential handed over by hand)
+ * is taken as it is.
+ */
+function withOwnPassword(raw: unknown, current: GatewayConfig): unknown {
+  if (!raw || typeof raw !== 'object') return raw;
+  const pushed = raw as { cloud?: unknown };
+  if (!pushed.cloud || typeof pushed.cloud !== 'object' || 'password' in pushed.cloud) return raw;
+  return { ...pushed, cloud: { ...pushed.cloud, password: current.cloud.password } };
 }

@@ -137,6 +137,17 @@ describe('commands on down/commands (aedes)', () => {
     expect(store.previous()).toEqual(config);
   });
 
+  it('applies a pushed config without a password, as the cloud sends it, keeping its own credential', async () => {
+    const { send, resultFor, gateway, config } = await setup();
+    const { password: _password, ...cloudWithoutPassword } = config.cloud;
+    const apply = command('config.apply', { config: { ...config, telemetrySeconds: 90, cloud: cloudWithoutPassword } });
+    await send(apply);
+    expect(await resultFor(apply.commandId)).toMatchObject({ status: 'ok' });
+    expect(gateway.config().telemetrySeconds).toBe(90);
+    expect(gateway.config().cloud.password).toBe(config.cloud.password);
+    expect(gateway.isConnected()).toBe(true);
+  });
+
   it('rolls back a config.apply interrupted by a crash and answers it error once', async () => {
     const broker = await TestBroker.start();
     cleanups.push(() => broker.down());

@@ -25,6 +25,7 @@ describe('decodePayload', () => {
     ['a zero sequence number', bytes({ ...good, items: [{ ...good.items[0], seq: 0 }] }), 'invalid-schema'],
     ['an empty batch', bytes({ ...good, items: [] }), 'invalid-schema'],
     ['an oversized payload', new Uint8Array(MAX_PAYLOAD_BYTES + 1), 'oversized'],
+    ['an escaped NUL in a unit', bytes(JSON.stringify({ ...good, items: [{ ...good.items[0], values: { energy_import: { value: '1.5', unit: 'kWh\u0000' } } }] })), 'invalid-schema'],
   ])('rejects %s as %s', (_name, payload, reason) => {
     const decoded = decodePayload(ReadingsMessage, payload);
     expect(decoded.ok).toBe(false);

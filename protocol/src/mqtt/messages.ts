@@ -143,11 +143,16 @@ export type Decoded<T> = { ok: true; message: T } | { ok: false; reason: RejectR
 export function decodePayload<T extends z.ZodType>(schema: T, payload: Uint8Array): Decoded<z.infer<T>> {
   if (payload.byteLength > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'oversized', detail: `${payload.byteLength} bytes > ${MAX_PAYLOAD_BYTES}` };
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    json = JSON.parse(text);
   } catch (error) {
     return { ok: false, reason: 'malformed-json', detail: (error as Error).message.slice(0, 200) };
   }
+  // PostgreSQL text and jsonb cannot hold U+0000: a message carrying one would fail at the database on
+  // every retry and block the messages behind it, so it is refused here, once.
+  if (/\\u0000/i.test(text)) return { ok: false, reason: 'invalid-schema', detail: 'contains a NUL character (U+0000)' };
   if (json && typeof json === 'object' && 'v' in json && json.v !== SCHEMA_VERSION) {
     return { ok: false, reason: 'unsupported-version', detail: `schema version ${JSON.stringify((json as { v: unknown }).v).slice(0, 20)} is not ${SCHEMA_VERSION}` };
   }

@@ -208,3 +208,31 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+describe('a throwing poll observer', () => {
+  it('does not stop the bus it observes', async () => {
+    const bus = await startMeterServer({ transport: 'tcp', port: 0, host: '127.0.0.1' }, [{ unitId: 1, model: 'DTSY-TOU' }]);
+    const readings: string[] = [];
+    const driver = new ModbusMeterDriver({
+      config: {
+        buses: [{ id: 'b', transport: 'tcp', host: '127.0.0.1', port: bus.port! }],
+        meters: [{ id: 'm1', bus: 'b', unitId: 1, model: 'DTSY-TOU', pollSeconds: 1, timeoutMs: 500, retries: 0 }],
+      },
+      onReading: (r) => readings.push(r.readAt),
+      onPoll: () => {
+        throw new Error('observer bug');
+      },
+      random: () => 0,
+    });
+    try {
+      await driver.start();
+      const deadline = Date.now() + 4000;
+      while (readings.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(readings.length).toBeGreaterThanOrEqual(3);
+      expect(driver.status().lastError).toMatch(/observer bug/);
+    } finally {
+      await driver.stop();
+      await bus.close();
+    }
+  });
+});

@@ -90,11 +90,17 @@ export class ModbusMeterDriver implements Driver {
       // Spread first polls over up to 30 s so meters on one bus do not all fire at once.
       for (const meter of bus.meters) meter.nextDue = now + this.random() * Math.min(meter.periodMs, 30_000);
       bus.link.start();
-      bus.runner = this.run(bus).catch((error: unknown) => {
-        this.lastError = `bus ${bus.link.bus.id} scheduler: ${(error as Error).message}`;
-        this.log.warn('modbus scheduler stopped', { bus: bus.link.bus.id, error: this.lastError });
-      });
+      this.launch(bus);
     }
+  }
+
+  /** Runs a bus's scheduler, and starts it again if it ever throws: a bus must never go quiet unnoticed. */
+  private launch(bus: Bus): void {
+    bus.runner = this.run(bus).catch((error: unknown) => {
+      this.lastError = `bus ${bus.link.bus.id} scheduler: ${(error as Error).message}`;
+      this.log.warn('modbus scheduler failed; restarting it in 1 s', { bus: bus.link.bus.id, error: this.lastError });
+      if (this.running) setTimeout(() => this.running && this.launch(bus), 1000).unref();
+    });
   }
 
   async stop(): Promise<void> {
@@ -189,7 +195,12 @@ export class ModbusMeterDriver implements Driver {
     }
     const durationMs = performance.now() - started;
     this.schedule(meter);
-    this.options.onPoll?.({ meterId: config.id, ok: error === null, durationMs, registers: error ? 0 : meter.registers, error: error?.message ?? null });
+    try {
+      this.options.onPoll?.({ meterId: config.id, ok: error === null, durationMs, registers: error ? 0 : meter.registers, error: error?.message ?? null });
+    } catch (e) {
+      // An observer's bug must not stop the polling it observes.
+      this.lastError = `onPoll: ${(e as Error).message}`;
+    }
     if (error) {
       this.onFailure(meter, error);
       return null;
