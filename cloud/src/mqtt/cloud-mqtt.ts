@@ -3,7 +3,11 @@
  * the cloud as a client of Mosquitto / EMQX (`external`). Everything above this file (the gateway
  * dispatcher, the command API) is written against it and does not know which one runs.
  */
-export type MqttMessageHandler = (topic: string, payload: Buffer) => Promise<void>;
+/**
+ * `receivedAtMs` (Date.now() when the transport took the message, before its first attempt) stays the
+ * same on every retry, so a handler can order a message against others by when it arrived.
+ */
+export type MqttMessageHandler = (topic: string, payload: Buffer, meta?: { receivedAtMs: number }) => Promise<void>;
 
 export type PublishOptions = { qos: 0 | 1; retain?: boolean };
 
@@ -25,6 +29,13 @@ export interface CloudMqtt {
    * A handler must therefore be idempotent, and must itself resolve for a message it refuses (poison).
    */
   onMessage(handler: MqttMessageHandler): void;
+  /**
+   * Ends a client's live connection (a gateway whose credential was rotated or that was revoked), if
+   * this process holds it; resolves true when there was one. Only the embedded broker can: an external
+   * broker must be told by its operator (Mosquitto: `mosquitto_ctrl dynsec disableClient`, EMQX: its
+   * clients API), so this is absent there.
+   */
+  disconnect?(clientId: string): Promise<boolean>;
   /** Rejects when the broker is not usable, for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

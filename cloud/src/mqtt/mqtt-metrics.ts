@@ -25,6 +25,12 @@ function build(registry: Registry) {
       labelNames: ['action'] as const,
       registers: [registry],
     }),
+    oversizedPackets: new Counter({
+      name: 'mqtt_oversized_packets_total',
+      help: 'Connections closed because a packet declared a length above the limit, by phase (connect: the first packet, before authentication)',
+      labelNames: ['phase'] as const,
+      registers: [registry],
+    }),
     authFailures: new Counter({
       name: 'mqtt_auth_failures_total',
       help: 'MQTT connections refused, by reason',

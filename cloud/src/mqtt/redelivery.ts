@@ -30,10 +30,11 @@ export async function handleUntilDone(
   context: { log: Logger; metrics: MqttMetrics; signal: AbortSignal; retry?: RetryPolicy },
 ): Promise<void> {
   const policy = context.retry ?? DEFAULT_RETRY;
+  const meta = { receivedAtMs: Date.now() };
   for (let attempt = 0; ; attempt++) {
     if (context.signal.aborted) throw new DeliveryAbortedError();
     try {
-      await handler(topic, payload);
+      await handler(topic, payload, meta);
       return;
     } catch (error) {
       context.metrics.retries.inc();

@@ -6,6 +6,13 @@ declare module 'aedes-persistence-redis' {
    * iterator into the stream aedes pipes).
    */
   /** Call without callbacks: the callback forms wait for a `ready` event that `setup()` never emits. */
-  export type RedisPersistence = { setup(broker: unknown): Promise<void>; destroy(): Promise<void> };
+  export type RedisPersistence = {
+    setup(broker: unknown): Promise<void>;
+    destroy(): Promise<void>;
+    /** Wills of brokers not in `brokers` (dead ones), each with the client id and broker id it was stored under. */
+    streamWill(brokers: unknown): AsyncIterable<StoredWill>;
+    delWill(client: { id: string; brokerId: string }): Promise<unknown>;
+  };
+  export type StoredWill = import('aedes').PublishPacket & { clientId: string; brokerId: string };
   export default function persistence(options: { conn: Redis; maxSessionDelivery?: number }): RedisPersistence;
 }

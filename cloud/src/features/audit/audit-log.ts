@@ -23,6 +23,7 @@ export type AuditAction =
   | 'reading.import'
   | 'gateway.provision'
   | 'gateway.rotate_credential'
+  | 'gateway.revoke'
   | 'gateway.command';
 
 export type AuditEntry = {

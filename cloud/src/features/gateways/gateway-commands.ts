@@ -11,6 +11,17 @@ export type GatewayCommand = typeof gatewayCommands.$inferSelect;
 
 /** How long a gateway has to answer before the command counts as expired. */
 export const COMMAND_TTL_MS = 60_000;
+/**
+ * config.apply takes longer: the gateway applies the config and waits up to 30 s for the cloud to be
+ * reachable with it (rolling back if not) before it answers, so its deadline is that window plus a margin
+ * for the outbox and the broker. A result that still comes later is recorded, marked `arrivedLate`.
+ */
+export const CONFIG_APPLY_TTL_MS = 120_000;
+
+/** The cloud-side deadline of a command. */
+export function commandTtlMs(name: CommandName): number {
+  return name === 'config.apply' ? CONFIG_APPLY_TTL_MS : COMMAND_TTL_MS;
+}
 const POLL_MS = 250;
 
 /**
@@ -23,7 +34,7 @@ const POLL_MS = 250;
  */
 export async function sendCommand(deps: AppDeps, gateway: Gateway, name: CommandName, params: Record<string, unknown>, issuedBy: string | null): Promise<GatewayCommand> {
   const issuedAt = deps.now();
-  const expiresAt = new Date(issuedAt.getTime() + COMMAND_TTL_MS);
+  const expiresAt = new Date(issuedAt.getTime() + commandTtlMs(name));
   const message = Command.parse({ v: 1, commandId: randomUUID(), name, params, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString() });
   const [row] = await deps.db
     .insert(gatewayCommands)
@@ -42,7 +53,10 @@ export async function sendCommand(deps: AppDeps, gateway: Gateway, name: Command
   return row!;
 }
 
-/** A command as stored, marked expired once its window has passed without a result. */
+/**
+ * A command as stored, marked expired once its window has passed without a result (a result that comes
+ * later still replaces that: see applyResults).
+ */
 export async function loadCommand(deps: AppDeps, gatewayId: string, commandId: string): Promise<GatewayCommand | null> {
   const [row] = await deps.db.select().from(gatewayCommands).where(and(eq(gatewayCommands.id, commandId), eq(gatewayCommands.gatewayId, gatewayId)));
   if (!row || row.state !== 'pending' || row.expiresAt.getTime() > deps.now().getTime()) return row ?? null;

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import {
   DeviceAvailability,
   GatewayState,
+  MAX_PAYLOAD_BYTES,
   ReadingsMessage,
   UPLINK_SCHEMAS,
   decodePayload,
@@ -22,21 +23,40 @@ export type ReadingsHandler = { handle(gateway: GatewayAddress, message: Reading
 /** The protocol's reasons plus the cloud's own: a gateway the registry does not know (external brokers). */
 export type CloudRejectReason = RejectReason | 'unknown-gateway' | 'unknown-command';
 
-const KEPT_PAYLOAD_BYTES = 4096;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const GATEWAY_CACHE_MS = 30_000;
 
 /**
  * The payload as an operator can read it: text when it is UTF-8 (NUL removed, which PostgreSQL text
- * cannot hold), base64 otherwise; at most the first 4 KiB either way.
+ * cannot hold), base64 otherwise. All of it: a gateway message is at most MAX_PAYLOAD_BYTES (the broker
+ * closes a connection sending more), and a refused batch's readings can then be recovered from here
+ * (from a gateway upgraded to a newer version before the cloud, say); an oversized one keeps its first
+ * MAX_PAYLOAD_BYTES.
  */
 export function keptPayload(payload: Buffer): string {
-  const head = payload.subarray(0, KEPT_PAYLOAD_BYTES);
+  const head = payload.subarray(0, MAX_PAYLOAD_BYTES);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(head).replaceAll('\u0000', '\uFFFD');
   } catch {
     return `base64:${head.toString('base64')}`;
   }
+}
+
+const knownByDeps = new WeakMap<AppDeps, Map<string, { communityId: string; until: number }>>();
+
+/** The dispatcher's cache of gateways it found in the registry, shared per app so the API can clear it. */
+function knownGateways(deps: AppDeps): Map<string, { communityId: string; until: number }> {
+  let known = knownByDeps.get(deps);
+  if (!known) {
+    known = new Map();
+    knownByDeps.set(deps, known);
+  }
+  return known;
+}
+
+/** Drops a gateway from the dispatcher's cache (revoked: its messages are refused from now on). */
+export function forgetKnownGateway(deps: AppDeps, gatewayId: string): void {
+  knownByDeps.get(deps)?.delete(gatewayId);
 }
 
 /**
@@ -52,7 +72,7 @@ export function keptPayload(payload: Buffer): string {
 export function createGatewayDispatcher(deps: AppDeps, handlers: { readings: ReadingsHandler }) {
   const metrics = mqttMetrics(deps.metrics.registry);
   const log = deps.log.child({ component: 'gateway-dispatcher' });
-  const known = new Map<string, { communityId: string; until: number }>();
+  const known = knownGateways(deps);
 
   async function reject(topic: string, payload: Buffer, gatewayId: string | null, reason: CloudRejectReason, detail: string): Promise<void> {
     await deps.db.insert(ingestRejections).values({
@@ -82,7 +102,7 @@ export function createGatewayDispatcher(deps: AppDeps, handlers: { readings: Rea
     return row.communityId === gw.communityId;
   }
 
-  async function handle(topic: string, payload: Buffer): Promise<void> {
+  async function handle(topic: string, payload: Buffer, meta?: { receivedAtMs: number }): Promise<void> {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.kind === 'shared' || parsed.kind === 'downlink') {
       const gatewayId = /\/gw\/([^/]+)\//.exec(topic)?.[1] ?? null;
@@ -90,7 +110,9 @@ export function createGatewayDispatcher(deps: AppDeps, handlers: { readings: Rea
     }
     const gw: GatewayAddress = { communityId: parsed.communityId, gatewayId: parsed.gatewayId };
     if (!(await isKnown(gw))) return reject(topic, payload, gw.gatewayId, 'unknown-gateway', 'no such gateway in this community, or it is revoked');
-    const at = deps.now();
+    // When the transport took the message, on the app's clock: the same on every retry, so state changes
+    // are ordered by arrival, not by when a retry finally got through (see applyGatewayState).
+    const at = new Date(deps.now().getTime() - (meta ? Math.max(0, Date.now() - meta.receivedAtMs) : 0));
 
     if (parsed.kind === 'state') {
       const decoded = decodePayload(GatewayState, payload);

@@ -7,6 +7,7 @@ import { createHarness, type Harness } from '../../../test/harness.js';
 import { createCompany, createStaff } from '../../../test/actors.js';
 import type { EmbeddedBroker } from '../../mqtt/embedded-broker.js';
 import { deferred, eventually, grantedCodes, pubacks } from '../../mqtt/mqtt.test-helpers.js';
+import { createGatewayDispatcher } from './gateway-dispatcher.js';
 import { gatewayDevices, gateways, ingestRejections } from './gateways.schema.js';
 import { attachTestBroker, connectGateway, provision, type FakeReadings } from './gateways.test-helpers.js';
 
@@ -18,12 +19,15 @@ describe('gateway messages through the embedded broker', () => {
   let gwB: GatewayAddress;
   let clientA: MqttClient;
   let clientB: MqttClient;
+  let admin: Record<string, string>;
+  let communityA: string;
 
   beforeAll(async () => {
     h = await createHarness({ env: { MQTT_HOST: '127.0.0.1', MQTT_PORT: '0' } });
     ({ broker, readings } = await attachTestBroker(h));
     const { company, communities } = await createCompany(h, ['A', 'B']);
-    const admin = (await createStaff(h, company.id, 'super_admin')).headers;
+    admin = (await createStaff(h, company.id, 'super_admin')).headers;
+    communityA = communities['A']!.id;
     const a = await provision(h, communities['A']!.id, admin);
     const b = await provision(h, communities['B']!.id, admin);
     gwA = a.address;
@@ -95,11 +99,49 @@ describe('gateway messages through the embedded broker', () => {
     const rows = await rejections(gwA);
     expect(rows.map((r) => r.reason).sort()).toEqual([...sends.map((s) => s[2]), 'gateway-mismatch'].sort());
     const oversized = rows.find((r) => r.reason === 'oversized')!;
-    expect(oversized.payload.length).toBe(4096);
+    expect(oversized.payload.length).toBe(MAX_PAYLOAD_BYTES);
     expect(rows.find((r) => r.topic.endsWith('/state'))!.payload).toMatch(/^base64:/);
     expect(await rejectedCount('malformed-json')).toBe(2);
     expect(await rejectedCount('gateway-mismatch')).toBe(1);
     expect(readings.calls.every((c) => c.message.gatewayId === gwA.gatewayId)).toBe(true);
+  });
+
+  it('keeps a refused batch whole, so its readings can be recovered', async () => {
+    // A gateway upgraded to v:2 before the cloud: ~100 KiB of readings the cloud cannot take yet.
+    const items = Array.from({ length: 500 }, (_, i) => ({ seq: 1000 + i, meterId: `m-${i}`, readAt: now(), values: { energy_import: { value: `${i}.5`, unit: 'kWh' }, note: 'x'.repeat(100) } }));
+    const text = JSON.stringify({ v: 2, gatewayId: gwA.gatewayId, sentAt: now(), items });
+    expect(text.length).toBeGreaterThan(64 * 1024);
+    await clientA.publishAsync(topics.uplink(gwA, 'readings'), text, { qos: 1 });
+    const row = (await rejections(gwA)).find((r) => r.reason === 'unsupported-version' && r.topic.endsWith('/up/readings'))!;
+    expect(row.payload).toBe(text);
+    expect((JSON.parse(row.payload) as { items: unknown[] }).items).toHaveLength(500);
+  });
+
+  it('orders online, offline and telemetry by arrival: an old will handled after the new online does not win', async () => {
+    const p = await provision(h, communityA, admin);
+    const gw = p.address;
+    const dispatcher = createGatewayDispatcher(h.deps, { readings });
+    const bootId = randomUUID();
+    const state = (s: 'online' | 'offline') => Buffer.from(JSON.stringify({ v: 1, state: s, version: '1.2.3', bootId }));
+    const telemetry = (seq: number) =>
+      Buffer.from(batch(gw, [{ seq, at: now(), version: '1.2.3', uptimeSeconds: 1, rssBytes: 1, outbox: { depth: 0, bytes: 0, quotaBytes: 1, oldestSeq: null, alarm: false }, drivers: [] }]));
+    const row = async () => (await h.deps.db.select().from(gateways).where(eq(gateways.id, gw.gatewayId)))[0]!;
+    const t = Date.now() - 10_000;
+    // The old connection's will arrived first (t), but its handling lost the race to the reconnect's online (t + 10).
+    await dispatcher.handle(topics.state(gw), state('online'), { receivedAtMs: t + 10 });
+    await dispatcher.handle(topics.state(gw), state('offline'), { receivedAtMs: t });
+    expect((await row()).state).toBe('online');
+    // A will that arrived after everything else is applied.
+    await dispatcher.handle(topics.state(gw), state('offline'), { receivedAtMs: t + 20 });
+    expect((await row()).state).toBe('offline');
+    // Telemetry received before that will but handled after it (a retry) changes nothing...
+    await dispatcher.handle(topics.uplink(gw, 'telemetry'), telemetry(1), { receivedAtMs: t + 15 });
+    expect((await row()).state).toBe('offline');
+    // ...telemetry received later says the gateway is back.
+    await dispatcher.handle(topics.uplink(gw, 'telemetry'), telemetry(2), { receivedAtMs: t + 30 });
+    const after = await row();
+    expect(after.state).toBe('online');
+    expect(after.lastSeenAt!.getTime()).toBe(t + 30);
   });
 
   it('refuses gateway A publishing or subscribing under community B, counts it, and keeps B untouched', async () => {

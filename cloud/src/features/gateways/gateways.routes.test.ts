@@ -7,8 +7,12 @@ import { createCompany, createStaff } from '../../../test/actors.js';
 import type { EmbeddedBroker } from '../../mqtt/embedded-broker.js';
 import { eventually } from '../../mqtt/mqtt.test-helpers.js';
 import { auditEvents } from '../audit/audit.schema.js';
-import { gateways } from './gateways.schema.js';
+import { gatewayCommands, gateways, ingestRejections } from './gateways.schema.js';
 import { attachTestBroker, connectGateway, provision } from './gateways.test-helpers.js';
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}`)), ms))]);
+}
 
 describe('gateway registry API', () => {
   let h: Harness;
@@ -93,6 +97,57 @@ describe('gateway registry API', () => {
     clients.push(again);
   });
 
+  it('closes the live connection when the credential is rotated; the old password is refused, the new one works', async () => {
+    const p = await provision(h, A, admin);
+    const client = await connectGateway(broker, p.address, p.credential.password);
+    client.on('error', () => {});
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    const rotated = await h.app.request(`/v1/gateways/${p.gateway.id}/credential`, { method: 'POST', headers: techA });
+    expect(rotated.status).toBe(200);
+    await within(closed, 3000, 'the old connection to close');
+    await expect(connectGateway(broker, p.address, p.credential.password)).rejects.toThrow(/Bad username or password/i);
+    const { credential } = (await rotated.json()) as { credential: { password: string } };
+    clients.push(await connectGateway(broker, p.address, credential.password));
+  });
+
+  it('revokes a gateway: its connection is closed, it cannot connect again, its last messages are refused; audited', async () => {
+    const p = await provision(h, A, admin);
+    const client = await connectGateway(broker, p.address, p.credential.password);
+    client.on('error', () => {});
+    // The dispatcher now knows the gateway (cached for 30 s): revoking must clear that.
+    await eventually(async () => (await h.deps.db.select().from(gateways).where(eq(gateways.id, p.gateway.id)))[0]!.state === 'online');
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    expect((await h.app.request(`/v1/gateways/${p.gateway.id}/revoke`, { method: 'POST', headers: service })).status).toBe(403);
+    const res = await h.app.request(`/v1/gateways/${p.gateway.id}/revoke`, { method: 'POST', headers: techA });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: p.gateway.id, revoked: true, state: 'offline' });
+    await within(closed, 3000, 'the connection to close');
+    // The will its closed connection left is refused: the gateway is no longer known.
+    await eventually(async () => (await h.deps.db.select().from(ingestRejections).where(eq(ingestRejections.gatewayId, p.gateway.id))).some((r) => r.reason === 'unknown-gateway'));
+    await expect(connectGateway(broker, p.address, p.credential.password)).rejects.toThrow(/Bad username or password/i);
+    expect((await h.app.request(`/v1/gateways/${p.gateway.id}/revoke`, { method: 'POST', headers: techA })).status).toBe(409);
+    expect((await h.app.request(`/v1/gateways/${p.gateway.id}/credential`, { method: 'POST', headers: techA })).status).toBe(409);
+    const audit = await h.deps.db.select().from(auditEvents).where(eq(auditEvents.targetId, p.gateway.id));
+    expect(audit.map((a) => a.action)).toEqual(['gateway.provision', 'gateway.revoke']);
+  });
+
+  it('records a result that arrives after the command expired, marked arrivedLate', async () => {
+    const p = await provision(h, A, admin);
+    const res = await h.app.request(`/v1/gateways/${p.gateway.id}/commands?wait=0`, { method: 'POST', headers: json(techA), body: JSON.stringify({ name: 'ping' }) });
+    const sent = (await res.json()) as { id: string; issuedAt: string; expiresAt: string };
+    expect(Date.parse(sent.expiresAt) - Date.parse(sent.issuedAt)).toBe(60_000);
+    await h.deps.db.update(gatewayCommands).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(gatewayCommands.id, sent.id));
+    const poll = async () => (await (await h.app.request(`/v1/gateways/${p.gateway.id}/commands/${sent.id}`, { headers: service })).json()) as { state: string; result: Record<string, unknown> | null };
+    expect((await poll()).state).toBe('expired');
+
+    const client = await connectGateway(broker, p.address, p.credential.password);
+    clients.push(client);
+    const result = { seq: 7, commandId: sent.id, status: 'ok', at: new Date().toISOString(), data: { pong: 'ping' } };
+    await client.publishAsync(topics.uplink(p.address, 'results'), JSON.stringify({ v: 1, gatewayId: p.gateway.id, sentAt: new Date().toISOString(), items: [result] }), { qos: 1 });
+    expect(await poll()).toMatchObject({ state: 'ok', result: { ...result, arrivedLate: true } });
+    expect(await h.deps.db.select().from(ingestRejections).where(eq(ingestRejections.gatewayId, p.gateway.id))).toEqual([]);
+  });
+
   it('refuses a revoked gateway', async () => {
     const p = await provision(h, A, admin);
     await h.deps.db.update(gateways).set({ revokedAt: new Date() }).where(eq(gateways.id, p.gateway.id));
@@ -149,7 +204,10 @@ describe('gateway registry API', () => {
       body: JSON.stringify({ telemetrySeconds: 30, modbus: { buses: [{ id: 'bus1', transport: 'tcp', host: '10.0.0.5' }], meters: [] } }),
     });
     expect(good.status).toBe(202);
-    expect(await good.json()).toMatchObject({ configRevision: 2, command: { name: 'config.apply', state: 'pending' } });
+    const applied = (await good.json()) as { command: { issuedAt: string; expiresAt: string } };
+    expect(applied).toMatchObject({ configRevision: 2, command: { name: 'config.apply', state: 'pending' } });
+    // Longer than the gateway's 30 s apply-and-check window, plus margin.
+    expect(Date.parse(applied.command.expiresAt) - Date.parse(applied.command.issuedAt)).toBe(120_000);
     const command = await pushed;
     expect(command.name).toBe('config.apply');
     expect(command.params.config).toMatchObject({ telemetrySeconds: 30, gatewayId: p.gateway.id });
@@ -158,7 +216,7 @@ describe('gateway registry API', () => {
 
   it('documents the routes in /openapi.json and reports the broker in /readyz', async () => {
     const doc = (await (await h.app.request('/openapi.json')).json()) as { paths: Record<string, unknown> };
-    for (const path of ['/v1/communities/{communityId}/gateways', '/v1/gateways/{gatewayId}', '/v1/gateways/{gatewayId}/credential', '/v1/gateways/{gatewayId}/commands', '/v1/gateways/{gatewayId}/commands/{commandId}', '/v1/gateways/{gatewayId}/config']) {
+    for (const path of ['/v1/communities/{communityId}/gateways', '/v1/gateways/{gatewayId}', '/v1/gateways/{gatewayId}/credential', '/v1/gateways/{gatewayId}/revoke', '/v1/gateways/{gatewayId}/commands', '/v1/gateways/{gatewayId}/commands/{commandId}', '/v1/gateways/{gatewayId}/config']) {
       expect(doc.paths, path).toHaveProperty([path]);
     }
     const ready = (await (await h.app.request('/readyz')).json()) as { checks: Record<string, { ok: boolean; kind: string }> };

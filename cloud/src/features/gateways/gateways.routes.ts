@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { GatewayConfig } from '@estate/protocol';
 import { requireStaff } from '../../http/auth-middleware.js';
 import { problemResponses } from '../../http/openapi.js';
@@ -10,7 +10,9 @@ import { bearerSecurity, CommunityParams, jsonBody, jsonResponse, staffOnly } fr
 import { recordAudit } from '../audit/audit-log.js';
 import { loadScopedCommunity } from '../estate/estate.service.js';
 import { hashPassword } from '../staff/passwords.js';
+import type { AppDeps } from '../../context.js';
 import { commandView, sendCommand, loadCommand, waitForResult } from './gateway-commands.js';
+import { forgetKnownGateway } from './gateway-dispatcher.js';
 import { CommandParams, ConfigApplied, ConfigUpdate, GatewayCommand, Gateway, GatewayParams, NewCommand, NewGateway, ProvisionedGateway, WaitQuery } from './gateways.api.js';
 import { gatewayDevices, gateways } from './gateways.schema.js';
 import { buildGatewayConfig, devicesOf, gatewayMqttUrl, gatewayView, loadScopedGateway, newGatewayPassword, storedConfig } from './gateways.service.js';
@@ -18,8 +20,24 @@ import { buildGatewayConfig, devicesOf, gatewayMqttUrl, gatewayView, loadScopedG
 const tags = ['Gateways'];
 
 /**
+ * Ends a gateway's live MQTT session after its credential was rotated or it was revoked: a credential
+ * is only checked at CONNECT, so without this the old session would go on. The embedded broker closes
+ * the connection (the next CONNECT is checked against the registry); an external broker must be told by
+ * its operator (docs/mqtt-brokers.md), which is logged.
+ */
+async function endGatewaySession(deps: AppDeps, gatewayId: string, why: 'credential rotated' | 'revoked'): Promise<void> {
+  forgetKnownGateway(deps, gatewayId);
+  if (deps.mqtt.disconnect) {
+    const closed = await deps.mqtt.disconnect(gatewayId);
+    deps.log.info({ gatewayId, closed }, `gateway ${why}: its MQTT connection on this broker was ${closed ? 'closed' : 'not open'}`);
+  } else if (deps.mqtt.kind === 'external') {
+    deps.log.warn({ gatewayId }, `gateway ${why}: the external MQTT broker keeps any live connection it has; disconnect the client there (docs/mqtt-brokers.md)`);
+  }
+}
+
+/**
  * The gateway registry, mounted under /v1: provisioning (credential shown once, config bundle),
- * credential rotation, status with device availability, commands over MQTT and config push.
+ * credential rotation, revocation, status with device availability, commands over MQTT and config push.
  */
 export const gatewayRoutes = createRouter()
   .openapi(
@@ -100,7 +118,8 @@ export const gatewayRoutes = createRouter()
       path: '/gateways/{gatewayId}/credential',
       tags,
       summary: 'Rotate a gateway’s MQTT credential',
-      description: 'The old password stops working at once (its next connection is refused). The new one is shown this once, with the config bundle that carries it.',
+      description:
+        'The old password stops working at once: a live connection made with it is closed (embedded broker; with an external broker the operator disconnects it) and its next connection is refused. The new one is shown this once, with the config bundle that carries it.',
       security: bearerSecurity,
       middleware: [staffOnly('gateway:manage')] as const,
       request: { params: GatewayParams },
@@ -119,7 +138,41 @@ export const gatewayRoutes = createRouter()
         await recordAudit(c, { action: 'gateway.rotate_credential', outcome: 'success', communityId: gateway.communityId, targetKind: 'gateway', targetId: gateway.id }, tx);
         return row!;
       });
+      await endGatewaySession(deps, gateway.id, 'credential rotated');
       return c.json({ gateway: gatewayView(updated, deps.now(), await devicesOf(deps.db, gateway.id)), credential: { username: gateway.id, password }, config }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/gateways/{gatewayId}/revoke',
+      tags,
+      summary: 'Revoke a gateway',
+      description:
+        'For good: its credential stops working, a live connection is closed (embedded broker; with an external broker the operator disconnects it and removes its ACL block), and messages still arriving from it are refused as `unknown-gateway`. Its history stays.',
+      security: bearerSecurity,
+      middleware: [staffOnly('gateway:manage')] as const,
+      request: { params: GatewayParams },
+      responses: { 200: jsonResponse(Gateway, 'The revoked gateway'), ...problemResponses(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { gatewayId } = c.req.valid('param');
+      const { gateway } = await loadScopedGateway(c, gatewayId, 'gateway:manage');
+      if (gateway.revokedAt) throw new Problem('conflict', 'The gateway is already revoked');
+      const deps = c.get('deps');
+      const updated = await deps.db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(gateways)
+          // Shown offline from now on: its session is ended, and whatever still comes from it is refused.
+          .set({ revokedAt: deps.now(), state: sql`case when ${gateways.state} = 'online' then 'offline' else ${gateways.state} end` })
+          .where(and(eq(gateways.id, gateway.id), isNull(gateways.revokedAt)))
+          .returning();
+        if (!row) throw new Problem('conflict', 'The gateway is already revoked');
+        await recordAudit(c, { action: 'gateway.revoke', outcome: 'success', communityId: gateway.communityId, targetKind: 'gateway', targetId: gateway.id }, tx);
+        return row;
+      });
+      await endGatewaySession(deps, gateway.id, 'revoked');
+      return c.json(gatewayView(updated, deps.now(), await devicesOf(deps.db, gateway.id)), 200);
     },
   )
   .openapi(

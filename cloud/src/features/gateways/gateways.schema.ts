@@ -87,7 +87,7 @@ export const ingestRejections = pgTable(
     gatewayId: uuid('gateway_id'),
     reason: text('reason').notNull(),
     detail: text('detail').notNull(),
-    /** The payload as received (first 4 KiB), so an operator can see what came. */
+    /** The payload as received (whole, at most MAX_PAYLOAD_BYTES; base64 if not UTF-8), so what came can be recovered. */
     payload: text('payload').notNull(),
   },
   (t) => [index('ingest_rejections_received_idx').on(t.receivedAt), index('ingest_rejections_gateway_idx').on(t.gatewayId, t.receivedAt)],

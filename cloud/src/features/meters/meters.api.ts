@@ -125,7 +125,9 @@ export const Rejection = z
     topic: z.string(),
     reason: z.string().openapi({ example: 'unknown-meter' }),
     detail: z.string(),
-    payload: z.string().openapi({ description: 'What the gateway sent (first 4 KiB)' }),
+    payload: z.string().openapi({
+      description: 'What the gateway sent: the whole message (at most 256 KiB) when the message was refused; the refused reading (its first 4 KiB) when the ingest refused one reading of it (unknown meter, …)',
+    }),
   })
   .openapi('IngestRejection');
 

@@ -164,6 +164,22 @@ describe('meters API', () => {
     await expectProblem(await get(`/v1/communities/${A}/houses/${houseY}/readings`, staffB.headers), 403, 'forbidden');
   });
 
+  it('shows a tenant only the readings of their tenancy; family see the whole history', async () => {
+    const tenant = await createResident(h, '13800003333');
+    const family = await createResident(h, '13800004444');
+    await addMember(h, houseY, tenant.resident.id, { role: 'tenant', tenancy: ['2025-02-01', '2099-12-31'] });
+    await addMember(h, houseY, family.resident.id, { role: 'family' });
+    const range = '?from=2025-01-01T00:00:00Z&to=2025-04-01T00:00:00Z';
+    const csv = (r: HouseReadings) => r.meters.find((m) => m.meter.serialNo === 'E-Y-CSV')!.readings.map((x) => x.readAt);
+    const theirs = await json<HouseReadings & { from: string }>(get(`/v1/me/houses/${houseY}/readings${range}`, tenant.headers));
+    // The tenancy starts at midnight 2025-02-01 in Asia/Shanghai: the 2025-01-31 reading was the previous occupant's.
+    expect(theirs.from).toBe('2025-01-31T16:00:00.000Z');
+    expect(csv(theirs)).toEqual(['2025-02-28T01:00:00.000Z']);
+    const before = await json<HouseReadings>(get(`/v1/me/houses/${houseY}/readings?from=2024-12-01T00:00:00Z&to=2025-01-31T12:00:00Z`, tenant.headers));
+    expect(before.meters.flatMap((m) => m.readings)).toEqual([]);
+    expect(csv(await json<HouseReadings>(get(`/v1/me/houses/${houseY}/readings${range}`, family.headers)))).toEqual(['2025-01-31T01:00:00.000Z', '2025-02-28T01:00:00.000Z']);
+  });
+
   it('lists ingest rejections to staff of the community only', async () => {
     await ingest.handle({ communityId: A, gatewayId }, readingsMessage(gatewayId, [energyReading(99, 'nobody', '2025-03-01T00:00:00Z', '1')]));
     const page = await json<{ items: { reason: string; payload: string }[] }>(get(`/v1/communities/${A}/ingest-rejections?reason=unknown-meter`, finance.headers));

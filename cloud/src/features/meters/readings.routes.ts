@@ -14,7 +14,7 @@ import { requireMembership } from '../people/membership.js';
 import { readRosterFile } from '../roster/roster-file.js';
 import { HouseParams, HouseReadingQuery, HouseReadings, ImportResult, ImportRowError, MyHouseParams, Rejection } from './meters.api.js';
 import { houseReadings } from './meters.service.js';
-import { importReadings } from './reading-import.js';
+import { importReadings, parseReadTime } from './reading-import.js';
 
 const DEFAULT_SPAN_MS = 31 * 86_400_000;
 const MAX_SPAN_MS = 400 * 86_400_000;
@@ -64,7 +64,8 @@ export const readingRoutes = createRouter()
       path: '/me/houses/{houseId}/readings',
       tags: ['Meters'],
       summary: 'A resident\'s own house: readings of its meters',
-      description: 'Only for a live member of the house; any other house answers 404, as if it did not exist.',
+      description:
+        'Only for a live member of the house; any other house answers 404, as if it did not exist. A tenant sees readings from the start of the tenancy on (`from` is moved there and answered as such); owners and family see the whole history.',
       security: bearerSecurity,
       middleware: [signedIn] as const,
       request: { params: MyHouseParams, query: HouseReadingQuery },
@@ -74,8 +75,14 @@ export const readingRoutes = createRouter()
       const { houseId } = c.req.valid('param');
       const resident = requireResident(c);
       const deps = c.get('deps');
-      await requireMembership(deps, resident.residentId, houseId);
+      const { member, community } = await requireMembership(deps, resident.residentId, houseId);
       const range = houseRange(c.req.valid('query'), deps.now().getTime());
+      if (member.role === 'tenant' && member.tenancyStart) {
+        // The house's readings before the tenancy belong to earlier occupants. The tenancy starts at
+        // midnight of its first day in the community's time zone.
+        const startMs = parseReadTime(`${member.tenancyStart} 00:00`, community.timeZone)!;
+        if (range.from.getTime() < startMs) range.from = new Date(Math.min(startMs, range.to.getTime()));
+      }
       const list = await houseReadings(deps.db, houseId, range);
       return c.json({ houseId, from: range.from.toISOString(), to: range.to.toISOString(), meters: list }, 200);
     },

@@ -16,7 +16,7 @@ export const PERMISSIONS = {
   'audit:read': 'Read the audit log',
   'sms-outbox:read': 'Read the SMS outbox (development provider)',
   'gateway:read': 'See edge gateways, their devices, health and commands',
-  'gateway:manage': 'Provision edge gateways, rotate their credentials, send commands and push config',
+  'gateway:manage': 'Provision and revoke edge gateways, rotate their credentials, send commands and push config',
   'meter:read': 'See meters, their readings and ingest rejections',
   'meter:write': 'Register and replace meters, enter and import manual readings',
 } as const;
