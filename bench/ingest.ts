@@ -7,22 +7,24 @@
 // --source mqtt (default): the real path. The cloud's embedded aedes broker with gateway credentials, the
 //   gateway dispatcher (topic ACL, zod decoding) and createReadingIngest; each simulated gateway is an
 //   MQTT.js client publishing QoS 1 ReadingsMessages. The broker PUBACKs only after the batch commits,
-//   so "lag" is readAt -> PUBACK at the gateway, which is after the commit.
-// --source direct: the same messages handed to ingest.handle() (no broker), to see what MQTT costs.
-//
+//   so "lag" is readAt -> PUBACK at the gateway, which is after the commit. The gateways run in a child
+//   process (bench/lib/ingest-gateways.ts): they are the load generator, and the figure is the cloud's,
+//   so they do not share its event loop (on a small machine they still share its cores).
+// --source direct: the same messages handed to ingest.handle() in this process (no broker), to see what
+//   MQTT costs.
 // Baseline: the same rows, read back after the run, the table emptied (TRUNCATE), and the rows inserted
 // again into meter_readings itself (same indexes, checks and foreign key) by a plain multi-row INSERT
 // through postgres.js, 1000 rows per statement. That is the floor: no routing, dedup, anomaly checks or acks.
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
-import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import postgres from 'postgres';
-import { topics, type MeterReading, type ReadingsMessage } from '@estate/protocol';
 import { loadConfig } from '../cloud/src/config.js';
 import type { AppDeps } from '../cloud/src/context.js';
 import { openDatabase } from '../cloud/src/db/client.js';
@@ -34,6 +36,7 @@ import { gateways } from '../cloud/src/features/gateways/gateways.schema.js';
 import { createReadingIngest, type ReadingIngest } from '../cloud/src/features/meters/reading-ingest.js';
 import { hashPassword } from '../cloud/src/features/staff/passwords.js';
 import { InProcessJobQueue } from '../cloud/src/jobs/job-queue.js';
+import { drive, type FromGateways, type LoadShape, type SimGateway, type ToGateways } from './lib/ingest-load.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,53 +60,67 @@ const url = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/t
 const schemaName = `bench_ingest_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'estate-bench-'));
 
-type SimGateway = { gatewayId: string; communityId: string; password: string; devices: string[]; seq: number };
+/** Where the load runs: `drive` runs every gateway until `untilMs`; `close` ends it and returns the last sequence number of each gateway. */
+type LoadSource = {
+  drive(untilMs: number, t0: number, lags: number[] | null): Promise<number>;
+  close(): Promise<Map<string, number>>;
+};
 
-/** Where the simulated gateways' messages go; `send` resolves when the cloud has acknowledged them. */
-type ReadingSource = { send(gw: SimGateway, message: ReadingsMessage): Promise<void>; close(): Promise<void> };
+const shape: LoadShape = { batch: BATCH, window: WINDOW };
+/** The child process running the MQTT gateways, stopped in `finally` if the bench fails while it runs. */
+let gatewayProcess = null as ChildProcess | null;
 
-async function mqttSource(deps: AppDeps, ingest: ReadingIngest, sims: SimGateway[]): Promise<ReadingSource> {
+/** The gateways as MQTT.js clients in a child process, publishing to the cloud's embedded broker. */
+async function mqttSource(deps: AppDeps, ingest: ReadingIngest, sims: SimGateway[]): Promise<LoadSource> {
   const broker = await attachGatewayBroker(deps, { readings: ingest });
-  const clients = new Map<string, MqttClient>();
-  await Promise.all(
-    sims.map(async (gw) => {
-      const client = await mqtt.connectAsync(broker.url.replace('0.0.0.0', '127.0.0.1'), {
-        clientId: gw.gatewayId,
-        username: gw.gatewayId,
-        password: gw.password,
-        protocolVersion: 4,
-        reconnectPeriod: 0,
-        clean: true,
-      });
-      clients.set(gw.gatewayId, client);
-    }),
-  );
+  const child = fork(fileURLToPath(new URL('./lib/ingest-gateways.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  gatewayProcess = child;
+  const ask = <T extends FromGateways['type']>(message: ToGateways, answer: T) =>
+    new Promise<Extract<FromGateways, { type: T }>>((resolve, reject) => {
+      const onMessage = (reply: FromGateways) => {
+        cleanup();
+        if (reply.type === answer) resolve(reply as Extract<FromGateways, { type: T }>);
+        else reject(new Error(reply.type === 'failed' ? `gateway process failed: ${reply.error}` : `unexpected ${reply.type} from the gateway process`));
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`the gateway process exited (code ${code}) before answering ${message.type}`));
+      };
+      const cleanup = () => {
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      child.on('message', onMessage);
+      child.on('exit', onExit);
+      child.send(message);
+    });
+  await ask({ type: 'start', url: broker.url.replace('0.0.0.0', '127.0.0.1'), sims, shape }, 'ready');
   return {
-    async send(gw, message) {
-      await clients.get(gw.gatewayId)!.publishAsync(topics.uplink(gw, 'readings'), JSON.stringify(message), { qos: 1 });
+    async drive(untilMs, t0, lags) {
+      const driven = await ask({ type: 'drive', untilMs, t0, measure: lags !== null }, 'driven');
+      lags?.push(...driven.lags);
+      return driven.readings;
     },
     async close() {
-      await Promise.all([...clients.values()].map((c) => c.endAsync()));
+      const closed = await ask({ type: 'close' }, 'closed');
+      await exited(child);
       await broker.close();
+      return new Map(Object.entries(closed.seqs));
     },
   };
 }
 
-function directSource(ingest: ReadingIngest): ReadingSource {
-  return { send: (gw, message) => ingest.handle(gw, message), close: async () => {} };
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** A counter that grows linearly in time (3.6 kWh/h per meter), so no interval looks like a spike. */
-function readingsFor(gw: SimGateway, devices: string[], t0: number): ReadingsMessage {
-  const now = Date.now();
-  const readAt = new Date(now).toISOString();
-  const items: MeterReading[] = devices.map((d, i) => ({
-    seq: ++gw.seq,
-    meterId: d,
-    readAt,
-    values: { energy_import: { value: (1000 + i + (now - t0) / 1_000_000).toFixed(6), unit: 'kWh' }, voltage: { value: '229.8', unit: 'V' } },
-  }));
-  return { v: 1, gatewayId: gw.gatewayId, sentAt: readAt, items };
+/** The same gateways in this process, handing their messages to ingest.handle(). */
+function directSource(ingest: ReadingIngest, sims: SimGateway[]): LoadSource {
+  return {
+    drive: (untilMs, t0, lags) => drive((gw, message) => ingest.handle(gw, message), sims, shape, untilMs, t0, lags),
+    close: async () => new Map(sims.map((gw) => [gw.gatewayId, gw.seq])),
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -130,29 +147,6 @@ async function seed(deps: AppDeps): Promise<SimGateway[]> {
   return sims;
 }
 
-/** Each gateway publishes its meters in messages of BATCH readings, with up to WINDOW messages in flight. */
-async function drive(source: ReadingSource, sims: SimGateway[], untilMs: number, t0: number, lags: number[] | null) {
-  let readings = 0;
-  await Promise.all(
-    sims.map(async (gw) => {
-      const lanes = Array.from({ length: WINDOW }, async (_, lane) => {
-        let offset = lane * BATCH;
-        while (Date.now() < untilMs) {
-          if (offset >= gw.devices.length) offset %= gw.devices.length;
-          const message = readingsFor(gw, gw.devices.slice(offset, offset + BATCH), t0);
-          offset += WINDOW * BATCH;
-          const readAt = Date.parse(message.sentAt);
-          await source.send(gw, message);
-          lags?.push(Date.now() - readAt);
-          readings += message.items.length;
-        }
-      });
-      await Promise.all(lanes);
-    }),
-  );
-  return readings;
-}
-
 const config = loadConfig({
   NODE_ENV: 'test',
   DATA_DIR: dataDir,
@@ -171,17 +165,17 @@ try {
   const deps = assembleDeps({ config, database, jobs: new InProcessJobQueue(log), log });
   const sims = await seed(deps);
   const ingest = createReadingIngest(deps);
-  const source = SOURCE === 'mqtt' ? await mqttSource(deps, ingest, sims) : directSource(ingest);
+  const source = SOURCE === 'mqtt' ? await mqttSource(deps, ingest, sims) : directSource(ingest, sims);
   console.log(`ingest: ${GATEWAYS} gateways × ${METERS_PER_GATEWAY} meters, messages of ${BATCH} readings, ${WINDOW} in flight per gateway, source ${SOURCE}, PostgreSQL schema ${schemaName}`);
 
   const t0 = Date.now();
   // Warm-up: every meter read once (meter directory filled, first readings have no predecessor).
-  await drive(source, sims, Date.now() + 1500, t0, null);
+  await source.drive(Date.now() + 1500, t0, null);
   const lags: number[] = [];
   const started = performance.now();
-  const readings = await drive(source, sims, Date.now() + SECONDS * 1000, t0, lags);
+  const readings = await source.drive(Date.now() + SECONDS * 1000, t0, lags);
   const elapsed = (performance.now() - started) / 1000;
-  await source.close();
+  const seqs = await source.close();
   await ingest.close();
   const rate = readings / elapsed;
   lags.sort((a, b) => a - b);
@@ -190,7 +184,7 @@ try {
     await deps.db.execute(sql`select (select count(*)::int from meter_readings) as total,
       (select count(*)::int from meter_readings where anomalies <> '[]'::jsonb) as flagged, (select count(*)::int from ingest_rejections) as rejected`),
   );
-  const expected = sims.reduce((sum, gw) => sum + gw.seq, 0);
+  const expected = [...seqs.values()].reduce((sum, seq) => sum + seq, 0);
   console.log(`ingest:   ${readings} readings in ${elapsed.toFixed(2)} s = ${Math.round(rate)} readings/s; lag read→commit p50 ${percentile(lags, 50)} ms, p99 ${percentile(lags, 99)} ms`);
   console.log(`in database: ${counts!.total} readings (${expected} sent in all, warm-up included), ${counts!.flagged} flagged, ${counts!.rejected} rejected`);
   if (counts!.total !== expected) throw new Error(`expected ${expected} readings in the database, found ${counts!.total}`);
@@ -230,6 +224,7 @@ try {
     }),
   );
 } finally {
+  if (gatewayProcess && gatewayProcess.exitCode === null && gatewayProcess.signalCode === null) gatewayProcess.kill();
   await database.db.execute(sql.raw(`drop schema if exists "${schemaName}" cascade`));
   await database.close();
   rmSync(dataDir, { recursive: true, force: true });

@@ -38,3 +38,24 @@ it('ingests, deduplicates, flags and rejects on embedded PGlite', async () => {
   expect(await h.deps.db.select().from(ingestRejections)).toHaveLength(1);
   await ingest.close();
 });
+
+it('falls back to ON CONFLICT DO NOTHING on PGlite when the plain INSERT meets a unique index', async () => {
+  const { communities } = await createCompany(h, ['Q']);
+  const communityId = communities['Q']!.id;
+  const gatewayId = (await seedGateway(h, communityId)).id;
+  const meter = await seedMeter(h, { communityId, gatewayId, deviceId: 'pg-2' });
+  const ingest = createReadingIngest(h.deps, { maxDelayMs: 0 });
+  const [t0, t1, t2] = pollTimes('2025-04-01T00:00:00Z', 3);
+  await ingest.handle({ communityId, gatewayId }, readingsMessage(gatewayId, [energyReading(10, 'pg-2', t0!, '1.00')]));
+  // Sequence 10 again under another read time: the savepoint is rolled back and the batch written again.
+  await ingest.handle({ communityId, gatewayId }, readingsMessage(gatewayId, [energyReading(10, 'pg-2', t1!, '1.25'), energyReading(11, 'pg-2', t2!, '1.50')]));
+  const rows = await h.deps.db.select().from(meterReadings).where(eq(meterReadings.meterId, meter.id)).orderBy(asc(meterReadings.readAt));
+  expect(rows.map((r) => [r.gatewaySeq, r.value])).toEqual([
+    [10, '1.000000'],
+    [11, '1.500000'],
+  ]);
+  // The reused sequence number's reading is kept, not dropped as a redelivery.
+  const rejected = await h.deps.db.select().from(ingestRejections).where(eq(ingestRejections.gatewayId, gatewayId));
+  expect(rejected.map((r) => r.reason)).toEqual(['seq-reused']);
+  await ingest.close();
+});

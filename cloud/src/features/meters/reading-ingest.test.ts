@@ -128,6 +128,34 @@ describe('reading ingest', () => {
     await ingest.close();
   });
 
+  it('keeps a reading whose sequence number the gateway already used for another reading, and stores the rest', async () => {
+    // A gateway whose outbox was lost (a new SD card) starts its sequence again; its new readings meet the
+    // (gateway, sequence) index. They must not vanish as "redeliveries": they are kept as rejections.
+    const meter = await seedMeter(h, { communityId, gatewayId, deviceId: 'seq-again' });
+    const ingest = createReadingIngest(h.deps, { maxDelayMs: 0 });
+    const [t0, t1, t2, t3] = pollTimes('2025-10-01T00:00:00Z', 4);
+    await ingest.handle(gw(), readingsMessage(gatewayId, [energyReading(1000, 'seq-again', t0!, '5.00'), energyReading(1001, 'seq-again', t1!, '5.25')]));
+    const duplicatesBefore = Number(/meter_readings_duplicate_total (\d+)/.exec(await metric('meter_readings_duplicate_total'))?.[1] ?? 0);
+    await ingest.handle(
+      gw(),
+      readingsMessage(gatewayId, [energyReading(1001, 'seq-again', t2!, '5.50'), energyReading(1002, 'seq-again', t3!, '4.00')]),
+    );
+    expect((await readingsOf(meter.id)).map((r) => [r.gatewaySeq, r.readAt.toISOString(), r.anomalies])).toEqual([
+      [1000, t0, []],
+      [1001, t1, []],
+      [1002, t3, ['backwards']],
+    ]);
+    expect(await metric('meter_readings_duplicate_total')).toContain(`meter_readings_duplicate_total ${duplicatesBefore}`);
+    const rejected = (await h.deps.db.select().from(ingestRejections).where(eq(ingestRejections.gatewayId, gatewayId))).filter((r) => r.payload.includes('seq-again'));
+    expect(rejected.map((r) => r.reason)).toEqual(['seq-reused']);
+    expect(JSON.parse(rejected[0]!.payload)).toMatchObject({ seq: 1001, readAt: t2, values: { energy_import: { value: '5.50' } } });
+
+    // The same message delivered again is a true redelivery of the first one: nothing new, nothing rejected twice.
+    await ingest.handle(gw(), readingsMessage(gatewayId, [energyReading(1000, 'seq-again', t0!, '5.00')]));
+    expect(await metric('meter_readings_duplicate_total')).toContain(`meter_readings_duplicate_total ${duplicatesBefore + 1}`);
+    await ingest.close();
+  });
+
   it('rejects (never acknowledges) when the database is down, and stores the message on the retry', async () => {
     await seedMeter(h, { communityId, gatewayId, deviceId: 'down-1' });
     const dead = await openDatabase({ url: 'postgres://postgres@127.0.0.1:1/none', dataDir: '/tmp', maxConnections: 1 });

@@ -35,7 +35,7 @@ export type ReadingIngest = {
   close(): Promise<void>;
 };
 
-export type RejectReason = 'unknown-meter' | 'community-mismatch' | 'missing-billing-quantity' | 'invalid-value' | 'duplicate-read-time';
+export type RejectReason = 'unknown-meter' | 'community-mismatch' | 'missing-billing-quantity' | 'invalid-value' | 'duplicate-read-time' | 'seq-reused';
 
 type Waiting = { gateway: GatewayRef; message: ReadingsMessage; resolve: () => void; reject: (error: Error) => void };
 type Rejection = { gatewayId: string; topic: string; reason: RejectReason; detail: string; payload: string };
@@ -255,29 +255,44 @@ function gatewayReading(meter: NewReading['meter'], gatewayId: string, item: Met
 }
 
 /**
- * A duplicate whose (gateway, sequence) is already stored is a redelivery: nothing to do. One whose
+ * A duplicate whose (gateway, sequence) is already stored with the same meter, read time and value is a
+ * redelivery: nothing to do. Stored with anything else, the gateway has used that sequence number twice
+ * (its outbox was lost or copied: a new SD card, a data folder restored from a backup) and this reading
+ * would vanish behind the old one, so it is kept as a `seq-reused` rejection and logged. A duplicate whose
  * sequence is not stored collided on (meter, read time) with another reading; it is kept as a rejection.
  */
 async function splitDuplicates(tx: Database, duplicates: NewReading[], topicOf: Map<string, string>, rejections: Rejection[]): Promise<number> {
   if (duplicates.length === 0) return 0;
   const json = JSON.stringify(duplicates.map((d) => ({ g: d.gatewayId, s: d.gatewaySeq })));
-  const seen = new Set(
-    rowsOf<{ k: string }>(
+  const stored = new Map(
+    rowsOf<{ k: string; meter: string; at: string; micro: string }>(
       await tx.execute(sql`
-        select gateway_id::text || '#' || gateway_seq::text as k from ${meterReadings}
+        select gateway_id::text || '#' || gateway_seq::text as k, meter_id::text as meter,
+               (date_part('epoch', read_at) * 1000)::bigint::text as at, (value * 1000000)::bigint::text as micro
+        from ${meterReadings}
         where (gateway_id, gateway_seq) in (select d.g, d.s from json_to_recordset(${json}::json) as d(g uuid, s bigint))`),
-    ).map((r) => r.k),
+    ).map((r) => [r.k, r]),
   );
   let redelivered = 0;
   for (const d of duplicates) {
-    if (seen.has(`${d.gatewayId}#${d.gatewaySeq}`)) redelivered++;
-    else {
+    const same = stored.get(`${d.gatewayId}#${d.gatewaySeq}`);
+    const payload = JSON.stringify({ seq: d.gatewaySeq, meterId: d.meter.deviceId, readAt: new Date(d.atMs).toISOString(), values: d.values }).slice(0, MAX_PAYLOAD_CHARS);
+    if (same && same.meter === d.meter.id && Number(same.at) === d.atMs && BigInt(same.micro) === d.micro) redelivered++;
+    else if (same) {
+      rejections.push({
+        gatewayId: d.gatewayId!,
+        topic: topicOf.get(d.gatewayId!)!,
+        reason: 'seq-reused',
+        detail: `gateway sequence ${d.gatewaySeq} is already stored for another reading (meter ${same.meter} at ${new Date(Number(same.at)).toISOString()}); was the gateway's outbox reset?`,
+        payload,
+      });
+    } else {
       rejections.push({
         gatewayId: d.gatewayId!,
         topic: topicOf.get(d.gatewayId!)!,
         reason: 'duplicate-read-time',
         detail: `meter ${d.meter.id} already has a reading at ${new Date(d.atMs).toISOString()}`,
-        payload: JSON.stringify({ seq: d.gatewaySeq, meterId: d.meter.deviceId, readAt: new Date(d.atMs).toISOString(), values: d.values }).slice(0, MAX_PAYLOAD_CHARS),
+        payload,
       });
     }
   }
