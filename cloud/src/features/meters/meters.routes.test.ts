@@ -3,6 +3,7 @@ import { createCompany, createResident, createStaff } from '../../../test/actors
 import { createHarness, type Harness } from '../../../test/harness.js';
 import { addMember, expectProblem, json, seedEstate, sendJson } from '../estate/estate.test-fixture.js';
 import { energyReading, pollTimes, readingsMessage, seedGateway } from './meters.test-fixture.js';
+import { lockMeterRouting } from './meters.service.js';
 import { createReadingIngest, type ReadingIngest } from './reading-ingest.js';
 
 type Meter = { id: string; serialNo: string; houseId: string | null; deviceId: string | null; removedAt: string | null; replacedById: string | null; billingQuantity: string };
@@ -60,6 +61,32 @@ describe('meters API', () => {
     expect(list.items.map((i) => i.serialNo)).toEqual(['E-X-1']);
     await expectProblem(await get(`/v1/communities/${A}/meters`, staffB.headers), 403, 'forbidden');
     await expectProblem(await get(`/v1/meters/${m.id}/readings`, staffB.headers), 403, 'forbidden');
+  });
+
+  it('waits for an ingest batch in flight before replacing a meter of its community', async () => {
+    // A shared-area meter (a corridor's lights): no house listing in the other tests sees it.
+    const old = await createMeter({ shared: true, serialNo: 'E-RACE', gatewayId, deviceId: 'race1', installedAt: '2025-01-01T00:00:00Z' });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((r) => (locked = r));
+    // A batch in flight holds the community's meter routing shared until it commits.
+    const batch = h.deps.db.transaction(async (tx) => {
+      await lockMeterRouting(tx, A, 'shared');
+      locked();
+      await held;
+    });
+    await lockTaken;
+    let replaced = false;
+    const replacement = Promise.resolve(post(`/v1/meters/${old.id}/replace`, tech.headers, { newSerialNo: 'E-RACE2', newInitialReading: '0', at: '2025-03-05T00:00:00Z' })).then((r) => {
+      replaced = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(replaced).toBe(false);
+    release();
+    await batch;
+    expect((await replacement).status).toBe(200);
   });
 
   it('replaces a meter: both histories stay, later readings reach the new one unflagged', async () => {

@@ -116,6 +116,18 @@ export async function houseReadings(db: Database, houseId: string, range: { from
 }
 
 /** Serialises hand-entered readings and replacements of one meter (gateway ingest does not wait on it). */
+/**
+ * Meter routing of a community: ingest batches hold it shared while they route readings to meters and
+ * insert them; a replacement holds it exclusively. A replacement therefore waits for batches in flight
+ * (and then moves their readings after `at` to the new meter), and a batch never routes by a replacement
+ * that is half done.
+ */
+export async function lockMeterRouting(tx: Database, communityId: string, mode: 'shared' | 'exclusive'): Promise<void> {
+  const key = `meter-routing:${communityId}`;
+  if (mode === 'shared') await tx.execute(sql`select pg_advisory_xact_lock_shared(hashtext(${key}))`);
+  else await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${key}))`);
+}
+
 export async function lockMeter(tx: Database, meterId: string): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`meter:${meterId}`}))`);
 }
@@ -168,6 +180,9 @@ export type ReplaceMeter = { newSerialNo: string; finalReading?: string | undefi
  * readings the gateway already sent for after `at` move to the new meter, since they were read from it.
  */
 export async function replaceMeter(tx: Database, meterId: string, body: ReplaceMeter, staffId: string, nowMs: number) {
+  // Routing first, before any row lock: an ingest batch holding it shared may need a key-share lock on
+  // this meter's row for its readings' foreign key, so locking the row first could deadlock with it.
+  await lockMeterRouting(tx, (await loadMeter(tx, meterId)).communityId, 'exclusive');
   await lockMeter(tx, meterId);
   const old = await loadMeter(tx, meterId, true);
   if (old.removedAt) throw new Problem('conflict', `The meter was already replaced on ${old.removedAt.toISOString()} by ${old.replacedById}`);

@@ -156,6 +156,19 @@ describe('reading ingest', () => {
     await ingest.close();
   });
 
+  it('keeps aside a reading stamped in the future by a gateway whose clock jumped, and stores the rest', async () => {
+    const meter = await seedMeter(h, { communityId, gatewayId, deviceId: 'clock-jump' });
+    const ingest = createReadingIngest(h.deps, { maxDelayMs: 0 });
+    const now = Date.now();
+    const honest = new Date(now - 60_000).toISOString();
+    const future = new Date(now + 3 * 3600_000).toISOString();
+    await ingest.handle(gw(), readingsMessage(gatewayId, [energyReading(4000, 'clock-jump', honest, '10.00'), energyReading(4001, 'clock-jump', future, '10.50')]));
+    expect((await readingsOf(meter.id)).map((r) => r.gatewaySeq)).toEqual([4000]);
+    const rejected = (await h.deps.db.select().from(ingestRejections).where(eq(ingestRejections.gatewayId, gatewayId))).filter((r) => r.payload.includes('clock-jump'));
+    expect(rejected.map((r) => r.reason)).toEqual(['future-read-time']);
+    await ingest.close();
+  });
+
   it('rejects (never acknowledges) when the database is down, and stores the message on the retry', async () => {
     await seedMeter(h, { communityId, gatewayId, deviceId: 'down-1' });
     const dead = await openDatabase({ url: 'postgres://postgres@127.0.0.1:1/none', dataDir: '/tmp', maxConnections: 1 });

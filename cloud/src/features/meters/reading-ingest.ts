@@ -10,6 +10,7 @@ import { deviceKey, MeterDirectory } from './meter-directory.js';
 import { meterReadings } from './meters.schema.js';
 import { toMicro } from './reading-anomalies.js';
 import { storeReadings, type NewReading } from './reading-store.js';
+import { FUTURE_SKEW_MS, lockMeterRouting } from './meters.service.js';
 
 export type GatewayRef = { communityId: string; gatewayId: string };
 
@@ -35,7 +36,7 @@ export type ReadingIngest = {
   close(): Promise<void>;
 };
 
-export type RejectReason = 'unknown-meter' | 'community-mismatch' | 'missing-billing-quantity' | 'invalid-value' | 'duplicate-read-time' | 'seq-reused';
+export type RejectReason = 'unknown-meter' | 'community-mismatch' | 'missing-billing-quantity' | 'invalid-value' | 'duplicate-read-time' | 'seq-reused' | 'future-read-time';
 
 type Waiting = { gateway: GatewayRef; message: ReadingsMessage; resolve: () => void; reject: (error: Error) => void };
 type Rejection = { gatewayId: string; topic: string; reason: RejectReason; detail: string; payload: string };
@@ -187,6 +188,9 @@ async function writeBatch(deps: AppDeps, directory: MeterDirectory, metrics: Ing
 }
 
 async function writeInTransaction(tx: Database, directory: MeterDirectory, batch: Waiting[], receivedAt: Date) {
+  // Before routing: a meter replacement in one of these communities either finished (and is seen below)
+  // or waits for this batch to commit. Sorted, so two batches take their locks in the same order.
+  for (const communityId of [...new Set(batch.map((w) => w.gateway.communityId))].sort()) await lockMeterRouting(tx, communityId, 'shared');
   const keys = batch.flatMap((w) => w.message.items.map((item) => ({ gatewayId: w.gateway.gatewayId, deviceId: item.meterId })));
   const candidates = await directory.resolve(tx, keys);
   const rows: NewReading[] = [];
@@ -219,6 +223,12 @@ async function writeInTransaction(tx: Database, directory: MeterDirectory, batch
       const micro = microOrNull(billing.value);
       if (micro === null || Number.isNaN(atMs)) {
         reject('invalid-value', `${meter.billingQuantity} "${billing.value}" or readAt "${item.readAt}" cannot be read`);
+        continue;
+      }
+      // A gateway whose clock jumped ahead would make its reading the meter's "latest" and judge every
+      // real one after it as going backwards: kept aside instead, with the gateway's claim.
+      if (atMs > receivedAt.getTime() + FUTURE_SKEW_MS) {
+        reject('future-read-time', `readAt ${item.readAt} is more than ${FUTURE_SKEW_MS / 60_000} min ahead of the cloud's clock; is the gateway's clock right?`);
         continue;
       }
       if (micro < 0n || micro >= MAX_VALUE_MICRO) {
