@@ -32,6 +32,34 @@ describe('loadConfig', () => {
     expect(other.secrets.jwtSecret.equals(first.secrets.jwtSecret)).toBe(false);
   });
 
+  it('keeps the development outbox by default and demands every Aliyun setting for SMS_PROVIDER=aliyun', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'estate-config-'));
+    expect(loadConfig({ DATA_DIR: dir }).SMS_PROVIDER).toBe('outbox');
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ DATA_DIR: dir, SMS_PROVIDER: 'aliyun', ALIYUN_SMS_SIGN_NAME: '智慧社区', ALIYUN_SMS_ENDPOINT: 'not a url' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const keys = error!.problems.map((p) => p.split(':')[0]);
+    expect(keys).toEqual(expect.arrayContaining(['ALIYUN_SMS_ACCESS_KEY_ID', 'ALIYUN_SMS_ACCESS_KEY_SECRET', 'ALIYUN_SMS_TEMPLATE_CODE', 'ALIYUN_SMS_ENDPOINT']));
+    expect(keys).not.toContain('ALIYUN_SMS_SIGN_NAME');
+    expect(error!.message).toMatch(/ALIYUN_SMS_ACCESS_KEY_ID: is required when SMS_PROVIDER=aliyun/);
+
+    const aliyun = loadConfig({
+      DATA_DIR: dir,
+      SMS_PROVIDER: 'aliyun',
+      ALIYUN_SMS_ACCESS_KEY_ID: 'LTAI5tExample',
+      ALIYUN_SMS_ACCESS_KEY_SECRET: 'secret',
+      ALIYUN_SMS_SIGN_NAME: '智慧社区',
+      ALIYUN_SMS_TEMPLATE_CODE: 'SMS_123456789',
+    });
+    expect(aliyun.SMS_PROVIDER).toBe('aliyun');
+    expect(aliyun.ALIYUN_SMS_ENDPOINT).toBe('https://dysmsapi.aliyuncs.com');
+    expect(() => loadConfig({ DATA_DIR: dir, SMS_PROVIDER: 'twilio' })).toThrow(/SMS_PROVIDER/);
+  });
+
   it('parses rotated PII keys and the active key id', () => {
     const k = Buffer.alloc(32, 1).toString('base64');
     const config = loadConfig({ JWT_SECRET: k, BLIND_INDEX_KEY: k, PII_KEYS: `k2:${k},k1:${k}`, PII_ACTIVE_KEY_ID: 'k2' });

@@ -57,8 +57,16 @@ const envSchema = z
     PII_KEYS: piiKeys.optional(),
     PII_ACTIVE_KEY_ID: z.string().optional(),
     BLIND_INDEX_KEY: base64Key.optional(),
-    // Only the development outbox exists so far; a carrier adapter plugs into the same SmsSender port.
-    SMS_PROVIDER: z.enum(['outbox']).default('outbox'),
+    // 'outbox' (development) keeps messages in the database; 'aliyun' sends them through Alibaba Cloud SMS.
+    SMS_PROVIDER: z.enum(['outbox', 'aliyun']).default('outbox'),
+    ALIYUN_SMS_ACCESS_KEY_ID: z.string().min(1).optional(),
+    ALIYUN_SMS_ACCESS_KEY_SECRET: z.string().min(1).optional(),
+    ALIYUN_SMS_SIGN_NAME: z.string().min(1).optional(),
+    ALIYUN_SMS_TEMPLATE_CODE: z.string().min(1).optional(),
+    ALIYUN_SMS_ENDPOINT: z
+      .url()
+      .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+      .default('https://dysmsapi.aliyuncs.com'),
     SEED_DEMO: z.enum(['auto', 'always', 'never']).default('auto'),
     // MQTT: the embedded aedes broker by default; MQTT_URL switches the cloud to a client of an external
     // broker (Mosquitto / EMQX). 1883 is left to a Mosquitto on the same host.
@@ -97,6 +105,11 @@ const envSchema = z
     }
     if (Boolean(env.MQTT_USERNAME) !== Boolean(env.MQTT_PASSWORD)) {
       ctx.addIssue({ code: 'custom', path: [env.MQTT_USERNAME ? 'MQTT_PASSWORD' : 'MQTT_USERNAME'], message: 'MQTT_USERNAME and MQTT_PASSWORD go together' });
+    }
+    if (env.SMS_PROVIDER === 'aliyun') {
+      for (const key of ['ALIYUN_SMS_ACCESS_KEY_ID', 'ALIYUN_SMS_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME', 'ALIYUN_SMS_TEMPLATE_CODE'] as const) {
+        if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when SMS_PROVIDER=aliyun' });
+      }
     }
     if (env.PII_KEYS && env.PII_ACTIVE_KEY_ID && !env.PII_KEYS.has(env.PII_ACTIVE_KEY_ID)) {
       ctx.addIssue({ code: 'custom', path: ['PII_ACTIVE_KEY_ID'], message: 'names a key that PII_KEYS does not hold' });
