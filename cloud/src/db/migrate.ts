@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { Database } from './client.js';
+import { transactionLock } from './advisory-lock.js';
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle');
 
@@ -32,7 +33,7 @@ export async function migrate(db: Database, schemaName = 'public'): Promise<Migr
     const text = readFileSync(path.join(MIGRATIONS_DIR, `${entry.tag}.sql`), 'utf8');
     const hash = createHash('sha256').update(text).digest('hex');
     const done = await db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`estate-migrate:${schemaName}`}))`);
+      await transactionLock(tx, `estate-migrate:${schemaName}`);
       const rows = await tx.execute<{ hash: string }>(sql.raw(`select hash from ${q}.schema_migrations where name = '${entry.tag}'`));
       const existing = rowsOf<{ hash: string }>(rows)[0];
       if (existing) {

@@ -6,6 +6,7 @@ import { maskPhone } from '../../crypto/pii.js';
 import { Problem } from '../../http/problem.js';
 import { residents } from '../people/people.schema.js';
 import { smsCodes } from './auth.schema.js';
+import { transactionLock } from '../../db/advisory-lock.js';
 
 export const SMS_CODE_TTL_SECONDS = 5 * 60;
 export const SMS_CODE_MAX_ATTEMPTS = 5;
@@ -58,8 +59,8 @@ export async function sendLoginCode(deps: AppDeps, phone: string, ip: string): P
   // Check and insert under per-phone and per-address locks: ten parallel requests must not all pass a
   // check that each made before any of them was counted. Locks are taken in a fixed order.
   const row = await deps.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sms-phone:${phoneIndex}`}))`);
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`sms-ip:${ip}`}))`);
+    await transactionLock(tx, `sms-phone:${phoneIndex}`);
+    await transactionLock(tx, `sms-ip:${ip}`);
     await enforceSendLimits(tx, phoneIndex, ip, now);
     const [inserted] = await tx
       .insert(smsCodes)

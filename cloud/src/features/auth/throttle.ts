@@ -1,8 +1,9 @@
-import { and, count, eq, gt, min, sql } from 'drizzle-orm';
+import { and, count, eq, gt, min } from 'drizzle-orm';
 import type { AppDeps } from '../../context.js';
 import type { Database } from '../../db/client.js';
 import { Problem } from '../../http/problem.js';
 import { throttleEvents } from './auth.schema.js';
+import { transactionLock } from '../../db/advisory-lock.js';
 
 export type ThrottleRule = {
   /** What is limited: 'staff-login', 'binding', ... */
@@ -29,7 +30,7 @@ export async function withThrottle<T>(deps: AppDeps, rules: ThrottleRule[], atte
   // Locks are always taken in the same order, so two attempts sharing some rules cannot deadlock.
   const ordered = [...rules].sort((a, b) => `${a.bucket}:${a.subject}`.localeCompare(`${b.bucket}:${b.subject}`));
   return deps.db.transaction(async (tx) => {
-    for (const rule of ordered) await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`${rule.bucket}:${rule.subject}`}))`);
+    for (const rule of ordered) await transactionLock(tx, `${rule.bucket}:${rule.subject}`);
     for (const rule of ordered) {
       const since = new Date(now.getTime() - rule.windowSeconds * 1000);
       const where = and(eq(throttleEvents.bucket, rule.bucket), eq(throttleEvents.subject, rule.subject), gt(throttleEvents.at, since));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, gt, gte, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { decodeCursor, keysetPage } from '../../http/paging.js';
 import { Problem } from '../../http/problem.js';
@@ -8,6 +8,7 @@ import { meterFacts, type MeterFacts, type MeterRow } from './meter-facts.js';
 import { meterReadings, meters } from './meters.schema.js';
 import { detectAnomalies, sameAnomalies, SPIKE_WINDOW, toMicro } from './reading-anomalies.js';
 import { storeReadings, type NewReading } from './reading-store.js';
+import { transactionLock } from '../../db/advisory-lock.js';
 
 export type ReadingRow = typeof meterReadings.$inferSelect;
 
@@ -124,12 +125,11 @@ export async function houseReadings(db: Database, houseId: string, range: { from
  */
 export async function lockMeterRouting(tx: Database, communityId: string, mode: 'shared' | 'exclusive'): Promise<void> {
   const key = `meter-routing:${communityId}`;
-  if (mode === 'shared') await tx.execute(sql`select pg_advisory_xact_lock_shared(hashtext(${key}))`);
-  else await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${key}))`);
+  await transactionLock(tx, key, mode);
 }
 
 export async function lockMeter(tx: Database, meterId: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`meter:${meterId}`}))`);
+  await transactionLock(tx, `meter:${meterId}`);
 }
 
 export type HandReading = { atMs: number; value: string };

@@ -6,6 +6,7 @@ import { buildings, houses, units, type HouseStatus } from '../estate/estate.sch
 import { houseMembers, rosterOwners } from '../people/people.schema.js';
 import type { PlannedHouse, PlannedOwner, RosterPlan } from './roster-validate.js';
 import type { RosterImportSummary, RosterRowError } from './roster.schema.js';
+import { transactionLock } from '../../db/advisory-lock.js';
 
 /** What the import needs from the app: the database, the PII vault and the clock. */
 export type RosterDeps = Pick<AppDeps, 'db' | 'vault' | 'now'>;
@@ -66,7 +67,7 @@ export async function importRoster(deps: RosterDeps, options: RosterImportOption
   return deps.db.transaction(async (tx) => {
     // Two imports into one community at once would each see the other's houses as absent and both
     // insert them; the lock makes the second wait and then find everything the first wrote.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`roster-import:${communityId}`}))`);
+    await transactionLock(tx, `roster-import:${communityId}`);
     const changes = await diffWithDatabase(deps, tx, communityId, plan);
     if (changes.errors.length > 0) return { summary: changes.summary, errors: changes.errors };
     await writeChanges(deps, tx, communityId, changes, plan.rows, options.onProgress);

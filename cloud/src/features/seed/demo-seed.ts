@@ -1,7 +1,7 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { AppDeps } from '../../context.js';
 import type { Database } from '../../db/client.js';
 import { normalizePhone } from '../../crypto/pii.js';
@@ -14,6 +14,7 @@ import { rosterImports } from '../roster/roster.schema.js';
 import { hashPassword } from '../staff/passwords.js';
 import { staffAccounts, staffCommunities, type StaffRole } from '../staff/staff.schema.js';
 import { DEMO_FIXTURE_DIR, expandSpaces, loadCommunityFixture, type CommunityFixture } from './demo-fixture.js';
+import { transactionLock } from '../../db/advisory-lock.js';
 
 export type DemoLogin = { username: string; role: StaffRole; password: string };
 export type DemoSeedResult = { seeded: boolean; logins: DemoLogin[]; residentPhones: string[]; communityId: string };
@@ -77,7 +78,7 @@ export async function seedDemo(deps: AppDeps, options: { fixtureDir?: string } =
 
   const communityId = await deps.db.transaction(async (tx) => {
     // Two API nodes starting together against one PostgreSQL: the second waits, then finds the demo.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('estate-demo-seed'))`);
+    await transactionLock(tx, 'estate-demo-seed');
     const already = await findDemo(tx, fixture);
     if (already) return already;
 
