@@ -13,7 +13,7 @@
  */
 export const TOPIC_ROOT = 'estate/v1';
 
-export const UPLINK_CHANNELS = ['readings', 'telemetry', 'results'] as const;
+export const UPLINK_CHANNELS = ['readings', 'telemetry', 'results', 'access', 'locks'] as const;
 export type UplinkChannel = (typeof UPLINK_CHANNELS)[number];
 export const DOWNLINK_CHANNELS = ['commands'] as const;
 export type DownlinkChannel = (typeof DOWNLINK_CHANNELS)[number];
