@@ -6,3 +6,5 @@ export * from './meters/sim-meter.js';
 export * from './meters/meter-server.js';
 export { crc16 } from './meters/modbus-wire.js';
 export * from './serial/pty-pair.js';
+export * from './locks/sim-lock.js';
+export * from './locks/sim-radio.js';
