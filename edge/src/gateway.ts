@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { MeterReading, type DeviceAvailability, type GatewayAddress, type GatewayConfig, type GatewayHealth } from '@estate/protocol';
+import { MeterReading, type DeviceAvailability, type GatewayAddress, type GatewayConfig, type GatewayHealth, type GattCentral } from '@estate/protocol';
 import packageJson from '../package.json' with { type: 'json' };
 import { CommandJournal } from './commands/journal.js';
 import { CommandProcessor, type CommandCounters, type CommandOutcome } from './commands/command-processor.js';
@@ -16,6 +16,8 @@ import { Outbox, OutboxFullError, type OutboxStats } from './outbox/outbox.js';
 import { OutboxPublisher } from './outbox/publisher.js';
 import { openGatewayStore } from './outbox/store.js';
 import { HealthReporter, gatewayHealth } from './telemetry.js';
+import { DoorService } from './doors/door-service.js';
+import { DoorState } from './doors/door-state.js';
 
 export const GATEWAY_VERSION = packageJson.version;
 
@@ -34,6 +36,11 @@ export type StartGatewayOptions = {
   /** Catch errors escaping drivers at process level (uncaughtException); the CLI turns this on. */
   isolateUncaught?: boolean;
   onUnattributedError?: (error: unknown) => void;
+  /**
+   * Door locks over BLE. `openCentral` gives the radio: the noble adapter in hardware mode (see main.ts),
+   * a simulated radio in the demo and tests. `reader` is where door readers push QR codes (port 0: any).
+   */
+  doors?: { openCentral: () => Promise<GattCentral>; reader?: { host: string; port: number } | null; statusEveryMs?: number; now?: () => Date };
 };
 
 export type ReadingCounters = { stored: number; invalid: number; refused: number };
@@ -48,6 +55,8 @@ export interface Gateway {
   commandCounters(): CommandCounters;
   readingCounters(): ReadingCounters;
   devices(): DeviceAvailability[];
+  /** The door service, when the gateway runs doors. */
+  readonly doors: DoorService | null;
   /** Stores a telemetry record now; returns its seq, or null if the quota refused it. */
   reportHealth(): number | null;
   /** Resolves when commands taken so far are answered. */
@@ -116,8 +125,40 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     availability.update({ v: 1, deviceId: a.deviceId, kind, available: a.available, reason: a.reason?.slice(0, 300) ?? null, since: toIso(a.since) });
   });
 
+  const doorState = options.doors ? new DoorState(store) : null;
+  if (doorState) doorState.prune();
+  const doors =
+    options.doors && doorState
+      ? new DoorService({
+          gateway: gw,
+          state: doorState,
+          outbox,
+          openCentral: options.doors.openCentral,
+          reader: options.doors.reader ?? null,
+          statusEveryMs: options.doors.statusEveryMs,
+          now: options.doors.now,
+          log: log.child({ component: 'doors' }),
+          onAvailability: (a) => bus.emit('deviceAvailability', { driver: 'ble-locks', kind: 'lock', availability: a }),
+        })
+      : null;
+  // The door service lives as long as the gateway (its state is on disk); the host starts and stops it
+  // with the other drivers when a config is applied.
+  const driverFactories = doors ? [...factories, { name: doors.name, deviceKind: 'lock' as const, create: () => doors }] : factories;
+  const pruneTimer = doorState ? setInterval(() => doorState.prune(), 60_000) : null;
+  pruneTimer?.unref();
+
   let link: CloudLink;
-  const commands = new CommandProcessor(gw, outbox, journal, { readNow: (meterId) => host.readNow(meterId), applyConfig }, log.child({ component: 'commands' }));
+  const commands = new CommandProcessor(
+    gw,
+    outbox,
+    journal,
+    {
+      readNow: (meterId) => host.readNow(meterId),
+      applyConfig,
+      ...(doors ? { openDoor: (params, commandId) => doors.openOnline(params, commandId), syncDoors: (roster) => doors.applyRoster(roster), shared: (name, payload) => doors.intakeShared(name, payload) } : {}),
+    },
+    log.child({ component: 'commands' }),
+  );
   commands.answerInterrupted();
 
   function connect(next: GatewayConfig): CloudLink {
@@ -133,7 +174,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     config = next;
     outbox.setLimits(next.outbox);
     link = connect(next);
-    await host.start(factories, next);
+    await host.start(driverFactories, next);
     health.start(next.telemetrySeconds);
   }
 
@@ -173,7 +214,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   }
 
   await run(config);
-  log.info('gateway started', { gatewayId: gw.gatewayId, communityId: gw.communityId, bootId, configSource: startup.source, drivers: factories.map((f) => f.name) });
+  log.info('gateway started', { gatewayId: gw.gatewayId, communityId: gw.communityId, bootId, configSource: startup.source, drivers: driverFactories.map((f) => f.name) });
 
   let stopping: Promise<void> | null = null;
   return {
@@ -186,11 +227,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     commandCounters: () => structuredClone(commands.counters),
     readingCounters: () => ({ ...readings }),
     devices: () => availability.snapshot(),
+    doors,
     reportHealth: () => health.report(),
     commandsIdle: () => commands.idle(),
     stop: () =>
       (stopping ??= (async () => {
         await halt();
+        if (pruneTimer) clearInterval(pruneTimer);
         host.dispose();
         await store.close();
         log.info('gateway stopped');

@@ -10,6 +10,11 @@ export type CommandOutcome = { status: Exclude<CommandResult['status'], 'expired
 export type CommandActions = {
   readNow(meterId: string): Promise<unknown>;
   applyConfig(rawConfig: unknown, commandId: string): Promise<CommandOutcome>;
+  /** Online door open; null when this gateway has no doors. */
+  openDoor?(params: { doorId: string; token: string }, commandId: string): Promise<CommandOutcome>;
+  syncDoors?(roster: unknown): CommandOutcome;
+  /** Retained community-wide state (`shared/{name}`): door keys and revocations. */
+  shared?(name: string, payload: Buffer): void;
 };
 
 export type CommandCounters = {
@@ -53,7 +58,14 @@ export class CommandProcessor {
 
   intake(topic: string, payload: Buffer): void {
     const parsed = parseTopic(topic);
-    if (parsed?.kind === 'shared' && parsed.communityId === this.gateway.communityId) return;
+    if (parsed?.kind === 'shared' && parsed.communityId === this.gateway.communityId) {
+      try {
+        this.actions.shared?.(parsed.name, payload);
+      } catch (error) {
+        this.log.error('shared state could not be applied', { name: parsed.name, error: errorText(error) });
+      }
+      return;
+    }
     if (parsed?.kind !== 'downlink' || parsed.channel !== 'commands') return this.refuse('wrong-topic', `not a command topic: ${topic.slice(0, 200)}`, null);
     if (parsed.communityId !== this.gateway.communityId || parsed.gatewayId !== this.gateway.gatewayId) return this.refuse('gateway-mismatch', `topic is for another gateway: ${topic.slice(0, 200)}`, null);
     const decoded = decodePayload(Command, payload);
@@ -65,12 +77,22 @@ export class CommandProcessor {
       return;
     }
     this.counters.received += 1;
+    if (command.name === 'door.open') {
+      // Someone is at the door: opens run at once, side by side (each lock serialises its own
+      // operations), never behind a slow meter read or a config.apply.
+      const running = this.run(command);
+      this.concurrent.add(running);
+      void running.finally(() => this.concurrent.delete(running));
+      return;
+    }
     this.queue = this.queue.then(() => this.run(command));
   }
 
+  private readonly concurrent = new Set<Promise<void>>();
+
   /** Resolves when every command taken so far has been answered. */
-  idle(): Promise<void> {
-    return this.queue;
+  async idle(): Promise<void> {
+    await Promise.all([this.queue, ...this.concurrent]);
   }
 
   private async run(command: Command): Promise<void> {
@@ -105,6 +127,12 @@ export class CommandProcessor {
       }
       case 'config.apply':
         return this.actions.applyConfig(command.params.config, command.commandId);
+      case 'door.open':
+        if (!this.actions.openDoor) return { status: 'rejected', error: { code: 'no-doors', message: 'this gateway runs no door locks' } };
+        return this.actions.openDoor(command.params, command.commandId);
+      case 'doors.sync':
+        if (!this.actions.syncDoors) return { status: 'rejected', error: { code: 'no-doors', message: 'this gateway runs no door locks' } };
+        return this.actions.syncDoors(command.params.roster);
     }
   }
 

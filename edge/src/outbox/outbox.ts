@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { Database, RootDatabase } from 'lmdb';
-import { MAX_PAYLOAD_BYTES, UPLINK_CHANNELS, type CommandResult, type GatewayHealth, type MeterReading, type UplinkChannel } from '@estate/protocol';
+import { MAX_PAYLOAD_BYTES, UPLINK_CHANNELS, type AccessRecord, type CommandResult, type GatewayHealth, type LockEvent, type MeterReading, type UplinkChannel } from '@estate/protocol';
 import type { Logger } from '../log.js';
 
 /** What each channel's records hold; `seq` is assigned by the outbox, never by the caller. */
-export type OutboxItems = { readings: MeterReading; telemetry: GatewayHealth; results: CommandResult };
+export type OutboxItems = { readings: MeterReading; telemetry: GatewayHealth; results: CommandResult; access: AccessRecord; locks: LockEvent };
 export type OutboxItemInput<C extends UplinkChannel> = Omit<OutboxItems[C], 'seq'>;
 
 export type OutboxRecord = { channel: UplinkChannel; seq: number; json: string; bytes: number };
@@ -50,7 +50,7 @@ export class OutboxFullError extends Error {
  * When the quota fills, in this order (documented in edge/README.md):
  * 1. from `alarmRatio` on, the alarm is raised (logged, and `alarm: true` in telemetry), and the outbox
  *    keeps only the newest telemetry snapshot: each new one evicts the older ones (counted);
- * 2. a reading or result that does not fit evicts old telemetry first;
+ * 2. any other record (reading, result, access record, lock event) that does not fit evicts old telemetry first;
  * 3. if it still does not fit it is refused with OutboxFullError, counted and logged. Nothing already
  *    stored is ever dropped except telemetry.
  */
@@ -59,7 +59,7 @@ export class Outbox extends EventEmitter<{ appended: [UplinkChannel]; removed: [
   private readonly meta: Database<number, string>;
   private readonly channels: Record<UplinkChannel, Database<string, number>>;
   private readonly counts: Record<UplinkChannel, { depth: number; bytes: number }>;
-  private readonly refused: Record<UplinkChannel, number> = { readings: 0, telemetry: 0, results: 0 };
+  private readonly refused = Object.fromEntries(UPLINK_CHANNELS.map((c) => [c, 0])) as Record<UplinkChannel, number>;
   private telemetryEvicted = 0;
   private limits: OutboxLimits;
   private alarm = false;
@@ -158,7 +158,7 @@ export class Outbox extends EventEmitter<{ appended: [UplinkChannel]; removed: [
       quotaBytes: this.limits.quotaBytes,
       oldestSeq: firstKeys.length > 0 ? Math.min(...firstKeys) : null,
       alarm: this.alarm,
-      byChannel: { readings: { ...this.counts.readings }, telemetry: { ...this.counts.telemetry }, results: { ...this.counts.results } },
+      byChannel: Object.fromEntries(UPLINK_CHANNELS.map((c) => [c, { ...this.counts[c] }])) as OutboxStats['byChannel'],
       refused: { ...this.refused },
       telemetryEvicted: this.telemetryEvicted,
     };

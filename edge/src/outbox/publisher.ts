@@ -17,6 +17,16 @@ export type PublisherOptions = {
   maxInFlight?: number;
 };
 
+/**
+ * Channels a person is waiting on (a command's result, a door's access record): sent before any backlog
+ * and not paced. Pacing exists so a day's replay of readings cannot flood the cloud; these are few.
+ */
+const INTERACTIVE: ReadonlySet<UplinkChannel> = new Set(['results', 'access']);
+
+function noneSent(): Record<UplinkChannel, number> {
+  return Object.fromEntries(UPLINK_CHANNELS.map((c) => [c, 0])) as Record<UplinkChannel, number>;
+}
+
 const ENVELOPE = '{"v":1,"gatewayId":"","sentAt":"2000-01-01T00:00:00.000Z","items":[]}';
 
 /**
@@ -31,7 +41,7 @@ const ENVELOPE = '{"v":1,"gatewayId":"","sentAt":"2000-01-01T00:00:00.000Z","ite
 export class OutboxPublisher {
   private options: Required<PublisherOptions>;
   private epoch = 0;
-  private sentUpTo: Record<UplinkChannel, number> = { readings: 0, telemetry: 0, results: 0 };
+  private sentUpTo = noneSent();
   private inFlight = 0;
   private nextSlotAt = 0;
   private running = false;
@@ -76,7 +86,7 @@ export class OutboxPublisher {
 
   private reset(): void {
     this.epoch += 1;
-    this.sentUpTo = { readings: 0, telemetry: 0, results: 0 };
+    this.sentUpTo = noneSent();
     this.inFlight = 0;
     this.poke();
   }
@@ -116,23 +126,30 @@ export class OutboxPublisher {
         await this.pause();
         continue;
       }
-      const wait = this.nextSlotAt - Date.now();
-      if (wait > 0) {
-        await this.pause(wait);
-        continue;
+      if (!INTERACTIVE.has(batch.channel)) {
+        const wait = this.nextSlotAt - Date.now();
+        if (wait > 0) {
+          await this.pause(wait);
+          continue;
+        }
+        // Evenly spaced, no burst: at most messagesPerSecond (+1 at a window's edge) in any second.
+        this.nextSlotAt = Math.max(this.nextSlotAt, Date.now()) + 1000 / this.options.messagesPerSecond;
       }
-      // Evenly spaced, no burst: at most messagesPerSecond (+1 at a window's edge) in any second.
-      this.nextSlotAt = Math.max(this.nextSlotAt, Date.now()) + 1000 / this.options.messagesPerSecond;
       this.send(batch.channel, batch.records);
     }
   }
 
-  /** The channel whose oldest unsent record is oldest, and as many of its records as fit one message. */
+  /**
+   * The next channel to send and as many of its records as fit one message: interactive channels first
+   * (someone is waiting at a door), then the channel whose oldest unsent record is oldest.
+   */
   private nextBatch(): { channel: UplinkChannel; records: OutboxRecord[] } | null {
-    let best: { channel: UplinkChannel; first: number } | null = null;
+    let best: { channel: UplinkChannel; first: number; interactive: boolean } | null = null;
     for (const channel of UPLINK_CHANNELS) {
       const [first] = this.outbox.read(channel, this.sentUpTo[channel], 1);
-      if (first && (!best || first.seq < best.first)) best = { channel, first: first.seq };
+      if (!first) continue;
+      const interactive = INTERACTIVE.has(channel);
+      if (!best || (interactive && !best.interactive) || (interactive === best.interactive && first.seq < best.first)) best = { channel, first: first.seq, interactive };
     }
     if (!best) return null;
     const records: OutboxRecord[] = [];
@@ -154,8 +171,7 @@ export class OutboxPublisher {
     this.inFlight += 1;
     const base = { v: 1 as const, gatewayId: this.gateway.gatewayId, sentAt: new Date().toISOString() };
     const items = records.map((r) => JSON.parse(r.json) as never);
-    const payload =
-      channel === 'readings' ? encodePayload('up/readings', { ...base, items }) : channel === 'telemetry' ? encodePayload('up/telemetry', { ...base, items }) : encodePayload('up/results', { ...base, items });
+    const payload = encodePayload(`up/${channel}`, { ...base, items });
     transport.publish(topics.uplink(this.gateway, channel), payload).then(
       () => {
         // A PUBACK is proof whatever connection it came on: the records can go.
