@@ -17,6 +17,7 @@ import { auditRoutes } from './features/audit/audit.routes.js';
 import { rosterRoutes } from './features/roster/roster.routes.js';
 import { meterRoutes } from './features/meters/meters.index.js';
 import { gatewayRoutes } from './features/gateways/gateways.routes.js';
+import { doorRoutes } from './features/doors/doors.routes.js';
 import { pageRoutes } from './web/pages.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -94,7 +95,8 @@ export function createApp(deps: AppDeps) {
     .route('/v1', auditRoutes)
     .route('/v1', rosterRoutes)
     .route('/v1', gatewayRoutes)
-    .route('/v1', meterRoutes);
+    .route('/v1', meterRoutes)
+    .route('/v1', doorRoutes);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -68,6 +68,8 @@ const envSchema = z
       .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
       .default('https://dysmsapi.aliyuncs.com'),
     SEED_DEMO: z.enum(['auto', 'always', 'never']).default('auto'),
+    // How long POST /v1/doors/{id}/open waits for the gateway before answering that the door's state is unknown.
+    DOOR_OPEN_WAIT_MS: z.coerce.number().int().min(500).max(30_000).default(8000),
     // MQTT: the embedded aedes broker by default; MQTT_URL switches the cloud to a client of an external
     // broker (Mosquitto / EMQX). 1883 is left to a Mosquitto on the same host.
     MQTT_HOST: z.string().default('0.0.0.0'),

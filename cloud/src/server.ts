@@ -8,6 +8,8 @@ import { openDatabase } from './db/client.js';
 import { migrate } from './db/migrate.js';
 import { assembleDeps } from './deps.js';
 import { attachGatewayBroker } from './features/gateways/gateway-broker.js';
+import { doorHandlers } from './features/doors/door-access.js';
+import { republishDoorState } from './features/doors/door-credentials.js';
 import { createReadingIngest } from './features/meters/reading-ingest.js';
 import { recoverRosterImports } from './features/roster/roster.jobs.js';
 import { seedDemo } from './features/seed/demo-seed.js';
@@ -43,7 +45,9 @@ export async function startCloud(config: Config, log: Logger): Promise<RunningCl
   await recoverRosterImports(deps);
   const app = createApp(deps);
   const readings = createReadingIngest(deps);
-  const mqtt = await attachGatewayBroker(deps, { readings });
+  const mqtt = await attachGatewayBroker(deps, { readings, doors: doorHandlers(deps) });
+  // Retained door state may not have survived a broker restart (the embedded broker keeps it in memory).
+  await republishDoorState(deps);
 
   // auto: a development machine gets the demo; a production installation never gets demo logins.
   const seed = config.SEED_DEMO === 'always' || (config.SEED_DEMO === 'auto' && config.NODE_ENV !== 'production');

@@ -44,7 +44,8 @@ export class PiiVault {
   }
 }
 
-export type PiiField = 'phone' | 'id_number';
+/** What a sealed value is; bound as associated data, so a value cannot be moved to another column. */
+export type PiiField = 'phone' | 'id_number' | 'door_signing_key' | 'lock_secret';
 
 /** 13812341234 -> 138****1234 */
 export function maskPhone(phone: string): string {

@@ -8,3 +8,4 @@ export * from '../features/audit/audit.schema.js';
 export * from '../features/roster/roster.schema.js';
 export * from '../features/gateways/gateways.schema.js';
 export * from '../features/meters/meters.schema.js';
+export * from '../features/doors/doors.schema.js';

@@ -30,6 +30,10 @@ export const PROBLEM_TYPES = {
   'unreadable-file': { status: 422, title: 'The file cannot be read' },
   'sms-delivery-failed': { status: 502, title: 'The SMS provider did not accept the message' },
   'service-unavailable': { status: 503, title: 'A dependency is not reachable' },
+  'door-denied': { status: 403, title: 'The key does not open this door' },
+  'door-failed': { status: 502, title: 'The door did not open' },
+  'door-unreachable': { status: 503, title: 'The door cannot be reached online' },
+  'door-state-unknown': { status: 504, title: 'The door did not answer in time; whether it opened is unknown' },
   internal: { status: 500, title: 'Internal server error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -24,7 +24,14 @@ export type AuditAction =
   | 'gateway.provision'
   | 'gateway.rotate_credential'
   | 'gateway.revoke'
-  | 'gateway.command';
+  | 'gateway.command'
+  | 'door.create'
+  | 'door.signing_key_rotate'
+  | 'door.key_revoke'
+  | 'door.staff_key'
+  | 'door.member_access'
+  | 'door.visitor_pass'
+  | 'door.visitor_pass_revoke';
 
 export type AuditEntry = {
   action: AuditAction;

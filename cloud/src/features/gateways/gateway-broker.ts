@@ -4,7 +4,7 @@ import { mqttMetrics } from '../../mqtt/mqtt-metrics.js';
 import type { RetryPolicy } from '../../mqtt/redelivery.js';
 import { startCloudMqtt } from '../../mqtt/start-mqtt.js';
 import { createGatewayAuthority } from './gateway-authority.js';
-import { createGatewayDispatcher, type ReadingsHandler } from './gateway-dispatcher.js';
+import { createGatewayDispatcher, type DoorHandlers, type ReadingsHandler } from './gateway-dispatcher.js';
 
 /**
  * Starts the broker the configuration asks for, routes every gateway message through the dispatcher and
@@ -16,14 +16,14 @@ import { createGatewayDispatcher, type ReadingsHandler } from './gateway-dispatc
  * // ... on shutdown
  * await mqtt.close();
  */
-export async function attachGatewayBroker(deps: AppDeps, handlers: { readings: ReadingsHandler; retry?: RetryPolicy }): Promise<CloudMqtt> {
+export async function attachGatewayBroker(deps: AppDeps, handlers: { readings: ReadingsHandler; doors?: DoorHandlers; retry?: RetryPolicy }): Promise<CloudMqtt> {
   const mqtt = await startCloudMqtt(deps.config, {
     log: deps.log,
     metrics: mqttMetrics(deps.metrics.registry),
     authority: createGatewayAuthority(deps.db),
     retry: handlers.retry,
   });
-  mqtt.onMessage(createGatewayDispatcher(deps, { readings: handlers.readings }).handle);
+  mqtt.onMessage(createGatewayDispatcher(deps, { readings: handlers.readings, doors: handlers.doors }).handle);
   deps.mqtt = mqtt;
   return mqtt;
 }

@@ -17,14 +17,27 @@ export const COMMAND_TTL_MS = 60_000;
  * for the outbox and the broker. A result that still comes later is recorded, marked `arrivedLate`.
  */
 export const CONFIG_APPLY_TTL_MS = 120_000;
+/** A door opens for someone standing at it: an open that reaches the gateway later than this is answered `expired`, not done. */
+export const DOOR_OPEN_TTL_MS = 10_000;
+/**
+ * A door roster stays valid however late it arrives (the gateway ignores one older than it holds), so it
+ * waits out an outage in the broker's session for the gateway.
+ */
+export const DOORS_SYNC_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /** The cloud-side deadline of a command. */
 export function commandTtlMs(name: CommandName): number {
-  return name === 'config.apply' ? CONFIG_APPLY_TTL_MS : COMMAND_TTL_MS;
+  if (name === 'config.apply') return CONFIG_APPLY_TTL_MS;
+  if (name === 'door.open') return DOOR_OPEN_TTL_MS;
+  if (name === 'doors.sync') return DOORS_SYNC_TTL_MS;
+  return COMMAND_TTL_MS;
 }
 const POLL_MS = 250;
 
 /**
+ * `storedParams` is what the command table keeps when the params carry secrets (a door roster's lock
+ * secrets): the gateway gets `params`, the table a redacted copy.
+ *
  * Stores a command and publishes it on the gateway's downlink at QoS 1 ([MQTT-4.3.2-1]: the broker
  * keeps it for the gateway's persistent session if it is offline). The row is written first, so a
  * result can never arrive for a command the cloud does not know.
@@ -32,13 +45,20 @@ const POLL_MS = 250;
  * @example
  * const command = await sendCommand(deps, gateway, 'ping', {}, staffId);
  */
-export async function sendCommand(deps: AppDeps, gateway: Gateway, name: CommandName, params: Record<string, unknown>, issuedBy: string | null): Promise<GatewayCommand> {
+export async function sendCommand(
+  deps: AppDeps,
+  gateway: Pick<Gateway, 'id' | 'communityId'>,
+  name: CommandName,
+  params: Record<string, unknown>,
+  issuedBy: string | null,
+  options: { storedParams?: Record<string, unknown> } = {},
+): Promise<GatewayCommand> {
   const issuedAt = deps.now();
   const expiresAt = new Date(issuedAt.getTime() + commandTtlMs(name));
   const message = Command.parse({ v: 1, commandId: randomUUID(), name, params, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt.toISOString() });
   const [row] = await deps.db
     .insert(gatewayCommands)
-    .values({ id: message.commandId, gatewayId: gateway.id, name, params, issuedAt, expiresAt, issuedBy })
+    .values({ id: message.commandId, gatewayId: gateway.id, name, params: options.storedParams ?? params, issuedAt, expiresAt, issuedBy })
     .returning();
   try {
     await deps.mqtt.publish(topics.downlink({ communityId: gateway.communityId, gatewayId: gateway.id }, 'commands'), JSON.stringify(message), { qos: 1 });

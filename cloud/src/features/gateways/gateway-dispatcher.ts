@@ -8,7 +8,9 @@ import {
   UPLINK_SCHEMAS,
   decodePayload,
   parseTopic,
+  type AccessMessage,
   type GatewayAddress,
+  type LockEventsMessage,
   type RejectReason,
 } from '@estate/protocol';
 import type { AppDeps } from '../../context.js';
@@ -19,6 +21,11 @@ import { gateways, ingestRejections } from './gateways.schema.js';
 
 /** Where readings go; the meters feature's `createReadingIngest(deps)` is one. Resolves once committed. */
 export type ReadingsHandler = { handle(gateway: GatewayAddress, message: ReadingsMessage): Promise<void> };
+/** Where door access records and lock events go (the doors feature); both resolve once committed. */
+export type DoorHandlers = {
+  access(gateway: GatewayAddress, items: AccessMessage['items']): Promise<void>;
+  locks(gateway: GatewayAddress, items: LockEventsMessage['items']): Promise<void>;
+};
 
 /** The protocol's reasons plus the cloud's own: a gateway the registry does not know (external brokers). */
 export type CloudRejectReason = RejectReason | 'unknown-gateway' | 'unknown-command';
@@ -69,7 +76,7 @@ export function forgetKnownGateway(deps: AppDeps, gatewayId: string): void {
  * const dispatcher = createGatewayDispatcher(deps, { readings: createReadingIngest(deps) });
  * deps.mqtt.onMessage(dispatcher.handle);
  */
-export function createGatewayDispatcher(deps: AppDeps, handlers: { readings: ReadingsHandler }) {
+export function createGatewayDispatcher(deps: AppDeps, handlers: { readings: ReadingsHandler; doors?: DoorHandlers }) {
   const metrics = mqttMetrics(deps.metrics.registry);
   const log = deps.log.child({ component: 'gateway-dispatcher' });
   const known = knownGateways(deps);
@@ -134,6 +141,10 @@ export function createGatewayDispatcher(deps: AppDeps, handlers: { readings: Rea
       }
       if (parsed.channel === 'readings') {
         await handlers.readings.handle(gw, message as ReadingsMessage);
+      } else if (parsed.channel === 'access' || parsed.channel === 'locks') {
+        if (!handlers.doors) return reject(topic, payload, gw.gatewayId, 'wrong-topic', 'this cloud does not take door messages');
+        if (parsed.channel === 'access') await handlers.doors.access(gw, (message as AccessMessage).items);
+        else await handlers.doors.locks(gw, (message as LockEventsMessage).items);
       } else if (parsed.channel === 'telemetry') {
         await applyTelemetry(deps.db, gw, message as z.infer<(typeof UPLINK_SCHEMAS)['telemetry']>, at);
       } else {

@@ -11,6 +11,8 @@ import { communities, houses } from '../estate/estate.schema.js';
 import { bindHouse } from './binding.js';
 import { membershipIsLive, requireMembership, requirePrimaryOwner } from './membership.js';
 import { MEMBER_ROLES, houseMembers, residents } from './people.schema.js';
+import { publishAfterCommit, revokeCredentials } from '../doors/door-credentials.js';
+import { doorCredentials } from '../doors/doors.schema.js';
 
 const PersonName = humanText(100);
 const IsoDate = z.iso.date().openapi({ example: '2026-12-01' });
@@ -290,14 +292,18 @@ export const bindingRoutes = createRouter()
       if (target.isPrimary) throw new Problem('conflict', 'The primary owner cannot be removed here; a change of primary owner goes through property service');
       // Co-owners are on the property roster: they leave by themselves or through property service.
       if (target.role === 'owner' && !leaving) throw new Problem('forbidden', 'A co-owner cannot be removed by another owner; ask property service');
-      await deps.db.transaction(async (tx) => {
+      const revoked = await deps.db.transaction(async (tx) => {
         await tx.update(houseMembers).set({ endedAt: deps.now(), endedBy: principal.residentId }).where(and(eq(houseMembers.id, memberId), isNull(houseMembers.endedAt)));
+        // Their door keys for this house go in the same transaction, and every gateway hears of it below.
+        const keys = await revokeCredentials(deps, tx, and(eq(doorCredentials.holderKind, 'resident'), eq(doorCredentials.holderId, target.residentId), eq(doorCredentials.houseId, houseId)), 'member-removed');
         await recordAudit(
           c,
-          { action: 'house.member_remove', outcome: 'success', communityId: house.communityId, targetKind: 'house_member', targetId: memberId, details: { role: target.role, leaving } },
+          { action: 'house.member_remove', outcome: 'success', communityId: house.communityId, targetKind: 'house_member', targetId: memberId, details: { role: target.role, leaving, doorKeysRevoked: keys.revoked } },
           tx,
         );
+        return keys;
       });
+      await publishAfterCommit(deps, { revocations: revoked.communities });
       return c.body(null, 204);
     },
   );

@@ -62,6 +62,8 @@ export const houseMembers = pgTable(
     tenancyStart: date('tenancy_start'),
     tenancyEnd: date('tenancy_end'),
     invitedBy: uuid('invited_by').references(() => residents.id),
+    /** Which doors the member's keys open, as the primary owner chose: all, community gates only, none. */
+    doorAccess: text('door_access', { enum: ['all', 'gates-only', 'none'] }).notNull().default('all'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     endedAt: timestamp('ended_at', { withTimezone: true }),
     endedBy: uuid('ended_by'),

@@ -19,6 +19,10 @@ export const PERMISSIONS = {
   'gateway:manage': 'Provision and revoke edge gateways, rotate their credentials, send commands and push config',
   'meter:read': 'See meters, their readings and ingest rejections',
   'meter:write': 'Register and replace meters, enter and import manual readings',
+  'door:read': 'See doors, their locks (battery, availability) and the access records',
+  'door:manage': 'Register doors and locks, send gateways their door rosters, rotate the key-signing key',
+  'door:revoke': 'Revoke anyone’s door key (a lost phone reported to property service)',
+  'door:key': 'Get a staff key that opens every door of the community for a shift',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -26,9 +30,9 @@ export type Permission = keyof typeof PERMISSIONS;
 export const ROLE_PERMISSIONS: Record<StaffRole, readonly Permission[]> = {
   super_admin: Object.keys(PERMISSIONS) as Permission[],
   finance: ['community:read', 'finance:read', 'parking:read', 'meter:read'],
-  customer_service: ['community:read', 'house:write', 'resident:read', 'roster:import', 'roster:export', 'parking:read', 'sms-outbox:read', 'meter:read', 'meter:write', 'gateway:read'],
-  technician: ['community:read', 'meter:read', 'meter:write', 'gateway:read', 'gateway:manage'],
-  gate_guard: ['community:read', 'parking:read'],
+  customer_service: ['community:read', 'house:write', 'resident:read', 'roster:import', 'roster:export', 'parking:read', 'sms-outbox:read', 'meter:read', 'meter:write', 'gateway:read', 'door:read', 'door:revoke'],
+  technician: ['community:read', 'meter:read', 'meter:write', 'gateway:read', 'gateway:manage', 'door:read', 'door:manage', 'door:key'],
+  gate_guard: ['community:read', 'parking:read', 'door:read', 'door:key'],
 };
 
 export function roleCan(role: StaffRole, permission: Permission): boolean {

@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { checkOpenToken, decodeOpenToken, type AccessRecord, type DenialReason, type GatewayAddress, type LockEvent } from '@estate/protocol';
+import type { AppDeps } from '../../context.js';
+import type { Database } from '../../db/client.js';
+import { Problem } from '../../http/problem.js';
+import { sendCommand, waitForResult } from '../gateways/gateway-commands.js';
+import { gateways } from '../gateways/gateways.schema.js';
+import { publishAfterCommit, revokeCredentials } from './door-credentials.js';
+import { verifyingKeys } from './door-keys.js';
+import { doorGroupCodes, loadDoor } from './door-registry.js';
+import { doorAccessEvents, doorCredentials, doors, lockEvents } from './doors.schema.js';
+
+
+type Settle = {
+  attemptId: string;
+  outcome: 'opened' | 'denied' | 'failed' | 'unknown';
+  reason: string | null;
+  detail: string | null;
+  decidedAt: Date | null;
+  gatewaySeq?: number | null;
+  readerId?: string | null;
+};
+
+/**
+ * Settles an attempt that is still open (`pending` or `unknown`): the command result of an online open
+ * and the gateway's access record both call this, in either order and as often as QoS 1 delivers them;
+ * only the first settles it, and a limited key's use is counted then, once. A key whose uses are spent
+ * is revoked, so every gateway of the community learns it.
+ */
+async function settleAttempt(deps: AppDeps, tx: Database, s: Settle): Promise<{ usedUp: string | null; settled: boolean }> {
+  const [row] = await tx
+    .update(doorAccessEvents)
+    .set({
+      outcome: s.outcome,
+      reason: s.reason,
+      detail: s.detail?.slice(0, 300) ?? null,
+      decidedAt: s.decidedAt,
+      decidedBy: 'gateway',
+      ...(s.gatewaySeq != null ? { gatewaySeq: s.gatewaySeq } : {}),
+      ...(s.readerId ? { readerId: s.readerId } : {}),
+    })
+    .where(and(eq(doorAccessEvents.attemptId, s.attemptId), inArray(doorAccessEvents.outcome, s.outcome === 'unknown' ? ['pending'] : ['pending', 'unknown'])))
+    .returning();
+  if (!row || s.outcome !== 'opened' || !row.credentialId) return { usedUp: null, settled: Boolean(row) };
+  const [credential] = await tx
+    .update(doorCredentials)
+    .set({ uses: sql`${doorCredentials.uses} + 1` })
+    .where(eq(doorCredentials.id, row.credentialId))
+    .returning();
+  const usedUp = credential && credential.useLimit > 0 && credential.uses >= credential.useLimit ? credential : null;
+  if (usedUp) await revokeCredentials(deps, tx, eq(doorCredentials.id, usedUp.id), 'used-up');
+  return { usedUp: usedUp?.communityId ?? null, settled: true };
+}
+
+/**
+ * Access records from a gateway (`up/access`): an online attempt's row exists and is settled; a QR
+ * attempt is new and inserted as the gateway decided it. A record for a door that is not this gateway's
+ * community is skipped and logged.
+ */
+export async function applyAccessRecords(deps: AppDeps, gw: GatewayAddress, items: AccessRecord[]): Promise<void> {
+  const changed: string[] = [];
+  await deps.db.transaction(async (tx) => {
+    const doorIds = [...new Set(items.map((i) => i.doorId))];
+    const known = new Set((await tx.select({ id: doors.id }).from(doors).where(and(inArray(doors.id, doorIds), eq(doors.communityId, gw.communityId)))).map((d) => d.id));
+    for (const item of items) {
+      if (!known.has(item.doorId)) {
+        deps.log.warn({ gatewayId: gw.gatewayId, doorId: item.doorId, attemptId: item.attemptId }, 'access record for a door outside the gateway’s community skipped');
+        continue;
+      }
+      const at = new Date(item.at);
+      await tx
+        .insert(doorAccessEvents)
+        .values({
+          attemptId: item.attemptId,
+          communityId: gw.communityId,
+          doorId: item.doorId,
+          method: item.method,
+          outcome: 'pending',
+          credentialId: item.credentialId,
+          holderKind: item.holderKind,
+          holderId: item.holderId,
+          gatewayId: gw.gatewayId,
+          readerId: item.readerId,
+          decidedBy: 'gateway',
+          requestedAt: at,
+          receivedAt: deps.now(),
+        })
+        .onConflictDoNothing({ target: doorAccessEvents.attemptId });
+      const { usedUp } = await settleAttempt(deps, tx, { attemptId: item.attemptId, outcome: item.outcome, reason: item.reason, detail: item.detail, decidedAt: at, gatewaySeq: item.seq, readerId: item.readerId });
+      if (usedUp) changed.push(usedUp);
+    }
+  });
+  await publishAfterCommit(deps, { revocations: changed });
+}
+
+/** Lock events (`up/locks`): kept once per (gateway, seq); the door's battery and sensor follow the newest. */
+export async function applyLockEvents(deps: AppDeps, gw: GatewayAddress, items: LockEvent[]): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    for (const item of items) {
+      const at = new Date(item.at);
+      const [door] = await tx.select({ id: doors.id }).from(doors).where(and(eq(doors.id, item.doorId), eq(doors.gatewayId, gw.gatewayId)));
+      if (item.kind !== 'status') {
+        await tx
+          .insert(lockEvents)
+          .values({ gatewayId: gw.gatewayId, seq: item.seq, doorId: door?.id ?? null, lockId: item.lockId, kind: item.kind, at, battery: item.status.battery, status: item.status })
+          .onConflictDoNothing();
+      }
+      if (!door) continue;
+      await tx
+        .update(doors)
+        .set({ battery: item.status.battery, doorOpen: item.status.doorOpen, lockStatus: item.status, statusAt: at })
+        .where(and(eq(doors.id, door.id), sql`(${doors.statusAt} is null or ${doors.statusAt} <= ${at.toISOString()}::timestamptz)`));
+    }
+  });
+}
+
+export type OpenResult = { attemptId: string; outcome: 'opened'; doorId: string; lock: unknown };
+
+/**
+ * An online open: the cloud checks the token (so most refusals never reach the door), sends `door.open`,
+ * the gateway checks again and drives the lock, and the answer comes back within OPEN_WAIT_MS. Every
+ * attempt is recorded, refused ones too. The wait is DOOR_OPEN_WAIT_MS. Throws a Problem for anything but an opened door:
+ * `door-denied` (403, with `reason`), `door-failed` (502: the lock or the gateway could not open),
+ * `door-unreachable` (503: the gateway is offline), `door-state-unknown` (504: no answer in time; the
+ * door may have opened).
+ */
+export async function openDoorOnline(deps: AppDeps, doorId: string, token: string): Promise<OpenResult> {
+  const door = await loadDoor(deps.db, doorId);
+  const now = deps.now();
+  let decoded: ReturnType<typeof decodeOpenToken> | null = null;
+  try {
+    decoded = decodeOpenToken(token);
+  } catch {
+    decoded = null;
+  }
+  const credentialId = decoded?.credential.credentialId ?? null;
+  const [credential] = credentialId ? await deps.db.select().from(doorCredentials).where(eq(doorCredentials.id, credentialId)) : [];
+  const keys = await verifyingKeys(deps.db, door.communityId, now);
+  const check = checkOpenToken(token, {
+    now,
+    communityId: door.communityId,
+    method: 'online',
+    door: { code: door.code, groups: await doorGroupCodes(deps.db, door.id) },
+    signingKey: (keyId) => keys.get(keyId),
+    // A key the cloud never issued (its database lost it) is treated as revoked.
+    // A key revoked because its uses are spent says so (use-limit-reached), as the gateway would.
+    isRevoked: () => !credential || (credential.revokedAt !== null && credential.revokeReason !== 'used-up'),
+    usesSoFar: () => credential?.uses ?? 0,
+    // Replay is the gateway's to judge: it is the one place every use of a token passes.
+    seen: () => false,
+  });
+  const key = check.token?.credential ?? null;
+  const base = {
+    communityId: door.communityId,
+    doorId: door.id,
+    method: 'online' as const,
+    credentialId: key?.credentialId ?? null,
+    holderKind: key?.holderKind ?? null,
+    holderId: key?.holderId ?? null,
+    gatewayId: door.gatewayId,
+    requestedAt: now,
+    receivedAt: now,
+  };
+  if (!check.ok) {
+    const attemptId = randomUUID();
+    await deps.db.insert(doorAccessEvents).values({ ...base, attemptId, outcome: 'denied', reason: check.reason, detail: check.detail.slice(0, 300), decidedBy: 'cloud', decidedAt: now });
+    throw denied(check.reason, check.detail, attemptId);
+  }
+  const [gateway] = door.gatewayId ? await deps.db.select().from(gateways).where(eq(gateways.id, door.gatewayId)) : [];
+  if (!gateway || gateway.revokedAt || gateway.state !== 'online') {
+    const attemptId = randomUUID();
+    const detail = 'The door’s gateway is offline. Show the QR code to the door’s reader instead: it opens without the cloud.';
+    await deps.db.insert(doorAccessEvents).values({ ...base, attemptId, outcome: 'failed', reason: 'gateway-offline', detail, decidedBy: 'cloud', decidedAt: now });
+    throw new Problem('door-unreachable', detail, { reason: 'gateway-offline', attemptId });
+  }
+  // The command row and the pending attempt share one id, so the result and the access record meet.
+  const command = await sendCommand(deps, gateway, 'door.open', { doorId: door.id, token }, null, { storedParams: { doorId: door.id, credentialId } });
+  await deps.db.insert(doorAccessEvents).values({ ...base, attemptId: command.id, outcome: 'pending', decidedBy: 'gateway' }).onConflictDoNothing();
+  const waitMs = deps.config.DOOR_OPEN_WAIT_MS;
+  const done = await waitForResult(deps, command, waitMs);
+  const result = (done.result ?? {}) as { error?: { code?: string; message?: string }; data?: { status?: unknown } };
+  if (done.state === 'ok') {
+    await settle(deps, { attemptId: command.id, outcome: 'opened', reason: null, detail: null, decidedAt: done.completedAt });
+    return { attemptId: command.id, outcome: 'opened', doorId: door.id, lock: result.data?.status ?? null };
+  }
+  if (done.state === 'rejected') {
+    const reason = result.error?.code ?? 'denied';
+    await settle(deps, { attemptId: command.id, outcome: 'denied', reason, detail: result.error?.message ?? null, decidedAt: done.completedAt });
+    throw denied(reason, result.error?.message ?? 'the gateway refused the key', command.id);
+  }
+  if (done.state === 'error' || (done.state === 'expired' && done.result)) {
+    const reason = result.error?.code ?? 'failed';
+    await settle(deps, { attemptId: command.id, outcome: 'failed', reason, detail: result.error?.message ?? null, decidedAt: done.completedAt });
+    throw new Problem('door-failed', `The door did not open: ${result.error?.message ?? reason}`, { reason, attemptId: command.id });
+  }
+  await settle(deps, { attemptId: command.id, outcome: 'unknown', reason: 'no-answer', detail: `no answer from the gateway within ${waitMs / 1000} s`, decidedAt: null });
+  throw new Problem('door-state-unknown', `The gateway did not answer within ${waitMs / 1000} s. The door may or may not have opened; the record will show it once the gateway reports.`, { attemptId: command.id });
+}
+
+async function settle(deps: AppDeps, s: Settle): Promise<void> {
+  const { usedUp } = await deps.db.transaction((tx) => settleAttempt(deps, tx, s));
+  if (usedUp) await publishAfterCommit(deps, { revocations: [usedUp] });
+}
+
+function denied(reason: DenialReason | string, detail: string, attemptId: string): Problem {
+  return new Problem('door-denied', `The key does not open this door: ${detail}`, { reason, attemptId });
+}
+
+/** Re-reads an attempt (for a client that got `door-state-unknown`). */
+export async function loadAttempt(db: Database, attemptId: string) {
+  const [row] = await db.select().from(doorAccessEvents).where(eq(doorAccessEvents.attemptId, attemptId));
+  return row ?? null;
+}
+
+/** The dispatcher's handlers for the door channels. */
+export function doorHandlers(deps: AppDeps) {
+  return {
+    access: (gw: GatewayAddress, items: AccessRecord[]) => applyAccessRecords(deps, gw, items),
+    locks: (gw: GatewayAddress, items: LockEvent[]) => applyLockEvents(deps, gw, items),
+  };
+}
