@@ -10,6 +10,9 @@ import { loadConfig } from '../cloud/src/config.js';
 import { meterReadings, meters } from '../cloud/src/features/meters/meters.schema.js';
 import { startCloud, type RunningCloud } from '../cloud/src/server.js';
 import { TEST_DATABASE_URL } from '../cloud/test/harness.js';
+import { newPhone, openToken, type IssuedKey } from '../cloud/test/door-rig.js';
+import { startSession } from '../cloud/src/features/auth/session-service.js';
+import { residents } from '../cloud/src/features/people/people.schema.js';
 import { startDemoDevices, type DemoDevices } from './community.js';
 
 // The meter loop end to end, on the real PostgreSQL: simulated Modbus meters -> edge gateway (outbox)
@@ -64,6 +67,20 @@ it('brings every demo meter’s readings into PostgreSQL, exactly once across a 
     return row!.n;
   };
   await until('a reading from every meter', async () => (await metersWithReadings()) === devices!.meters, 60_000);
+
+  // A demo owner opens their building's entrance by phone: keys issued, the simulated lock turns.
+  const demoPhone = cloud.demo!.residentPhones[0]!;
+  const [owner] = await db().select().from(residents).where(eq(residents.phoneIndex, cloud.deps.vault.blindIndex(demoPhone, 'phone')));
+  const session = await startSession(cloud.deps, { kind: 'resident', id: owner!.id }, { ip: '127.0.0.1', userAgent: 'demo test' });
+  const phone = newPhone();
+  const keysRes = await fetch(`${cloud.baseUrl}/v1/me/door-keys`, { method: 'POST', headers: { authorization: `Bearer ${session.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ devicePublicKey: phone.raw }) });
+  const [key] = ((await keysRes.json()) as { keys: IssuedKey[] }).keys;
+  const entrance = key!.doors.find((d) => d.name.endsWith('entrance'))!;
+  const lock = devices.radio.lock(devices.doors.find((d) => d.id === entrance.id)!.address)!;
+  await until('the gateway to hold its doors and the key set', async () => devices!.gateway.doors!.versions().keySet !== null && devices!.gateway.doors!.doors().length === devices!.doors.length, 10_000);
+  const opened = await fetch(`${cloud.baseUrl}/v1/doors/${entrance.id}/open`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: openToken(phone, key!, entrance.code, 'online') }) });
+  expect(opened.status, await opened.clone().text()).toBe(200);
+  expect(lock.unlocks).toBe(1);
 
   // The cloud (and its broker) goes away; the gateway keeps polling into its outbox.
   await cloud.stop();

@@ -5,12 +5,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../cloud/src/config.js';
 import { gateways } from '../cloud/src/features/gateways/gateways.schema.js';
 import { buildGatewayConfig } from '../cloud/src/features/gateways/gateways.service.js';
-import { houses } from '../cloud/src/features/estate/estate.schema.js';
+import { buildings, houses } from '../cloud/src/features/estate/estate.schema.js';
 import { startCloud, type RunningCloud } from '../cloud/src/server.js';
 import { modbusMeterDriver } from '../edge/src/drivers/modbus-factory.js';
 import { startGateway, type Gateway } from '../edge/src/index.js';
 import { createLogger as createEdgeLogger, silentLogger } from '../edge/src/log.js';
-import { consumptionBetween, startMeterServer, type MeterServer } from '../firmware-sims/src/index.js';
+import { SimRadio, consumptionBetween, startMeterServer, type MeterServer } from '../firmware-sims/src/index.js';
 
 /** Counters are anchored here, so a restarted demo continues where it stopped instead of running backwards. */
 const COUNTER_EPOCH = Date.UTC(2026, 0, 1);
@@ -25,10 +25,16 @@ export type DemoCommunity = {
   gatewayId: string;
   buses: MeterServer[];
   meters: number;
+  /** The simulated radio and its door locks. */
+  radio: SimRadio;
+  doors: DemoDoor[];
+  /** Where the door readers push scanned QR codes (the gateway's LAN endpoint). */
+  readerUrl: string | null;
   stop(): Promise<void>;
 };
 
-type DemoState = { gatewayId: string };
+type DemoDoor = { id: string; code: number; name: string; lockId: string; address: string; secret: string };
+type DemoState = { gatewayId: string; doors?: DemoDoor[] };
 
 async function api<T>(cloud: RunningCloud, token: string, method: string, url: string, body?: unknown): Promise<T> {
   const res = await fetch(`${cloud.baseUrl}/v1${url}`, {
@@ -116,8 +122,35 @@ export async function startDemoDevices(cloud: RunningCloud, options: { pollSecon
         });
       }
     }
-    writeFileSync(stateFile, JSON.stringify(state));
+    writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
   }
+
+  // Doors: two community gates and an entrance per building, each with a simulated BLE lock. The lock
+  // secrets the API shows once are kept in the demo state, as an installer would write them into locks.
+  if (!state.doors) {
+    const blocks = await deps.db.select().from(buildings).where(eq(buildings.communityId, demo.communityId)).orderBy(buildings.name);
+    const specs = [
+      { name: '北门 North gate', kind: 'community-gate', buildingId: null },
+      { name: '南门 South gate', kind: 'community-gate', buildingId: null },
+      ...blocks.map((b) => ({ name: `${b.name}栋 entrance`, kind: 'building-entrance', buildingId: b.id })),
+    ];
+    const created: DemoDoor[] = [];
+    for (const [i, spec] of specs.entries()) {
+      const lockId = `lock-${i + 1}`;
+      const address = `D0:0D:00:00:00:${(i + 1).toString(16).padStart(2, '0').toUpperCase()}`;
+      const res = await api<{ door: { id: string; code: number; name: string }; lockSecret: string }>(cloud, accessToken, 'POST', `/communities/${demo.communityId}/doors`, {
+        ...spec,
+        gatewayId: state.gatewayId,
+        lock: { id: lockId, address },
+      });
+      created.push({ id: res.door.id, code: res.door.code, name: res.door.name, lockId, address, secret: res.lockSecret });
+    }
+    state = { ...state, doors: created };
+    writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
+  }
+  const radio = new SimRadio();
+  // A BLE operation takes tens of milliseconds on a real lock; the demo's locks take 30 ms each.
+  for (const door of state.doors!) radio.addLock({ address: door.address, secret: Buffer.from(door.secret, 'base64url'), latencyMs: 30, battery: 60 + ((door.code * 7) % 40) });
 
   // The buses: one simulated Modbus TCP gateway per RS-485 line, unit id = position of the house.
   const now = Date.now();
@@ -144,6 +177,7 @@ export async function startDemoDevices(cloud: RunningCloud, options: { pollSecon
     config: gatewayConfig,
     dataDir: dir,
     drivers: [modbusMeterDriver],
+    doors: { openCentral: async () => radio.central(), reader: { host: '127.0.0.1', port: 0 } },
     // The gateway's own log: warnings and errors, in the same terminal.
     log: config.LOG_LEVEL === 'silent' ? silentLogger : createEdgeLogger({ level: 'warn' }),
   });
@@ -152,8 +186,12 @@ export async function startDemoDevices(cloud: RunningCloud, options: { pollSecon
     gatewayId: state.gatewayId,
     buses,
     meters: metersConfig.length,
+    radio,
+    doors: state.doors!,
+    readerUrl: gateway.doors?.readerUrl() ?? null,
     stop: async () => {
       await gateway.stop();
+      radio.close();
       await Promise.all(buses.map((b) => b.close()));
     },
   };

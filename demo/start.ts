@@ -23,6 +23,9 @@ async function main(): Promise<void> {
       `  Edge gateway   ${demo.gatewayId} (${demo.gateway.isConnected() ? 'online' : 'connecting'}), data in ${config.DATA_DIR}/demo-gateway`,
       `  Meters         ${demo.meters} simulated Modbus meters on ${demo.buses.length} buses (${demo.buses.map((b) => `127.0.0.1:${b.port}`).join(', ')}), polled every 30 s`,
       `  Readings       GET ${demo.cloud.baseUrl}/v1/meters/${first?.id ?? '{meterId}'}/readings (log in as admin; first readings within a minute)`,
+      `  Doors          ${demo.doors.length} simulated BLE locks (${demo.doors.map((d) => `${d.code} ${d.name}`).join(', ')})`,
+      `                 open one: ${demo.cloud.baseUrl}/h5 -> log in with an owner's phone above -> 开门; staff see the access records at /console`,
+      `  Door readers   POST ${demo.readerUrl ?? '(not started)'}/doors/{code}/scan with a QR code's text, as a reader at the door would`,
       '',
     ].join('\n'),
   );

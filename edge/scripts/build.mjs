@@ -20,7 +20,7 @@ export async function bundleForNode(entry, outfile) {
     target: 'node20',
     sourcemap: true,
     // Packages with native addons or prebuilt binaries are resolved at run time, as npm installed them.
-    external: ['lmdb', 'serialport', '@serialport/*', 'msgpackr', 'msgpackr-extract', 'ordered-binary', 'weak-lru-cache'],
+    external: ['lmdb', '@abandonware/noble', 'serialport', '@serialport/*', 'msgpackr', 'msgpackr-extract', 'ordered-binary', 'weak-lru-cache'],
     // CommonJS dependencies bundled into an ES module still call require() for Node built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: 'warning',

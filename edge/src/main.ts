@@ -4,12 +4,13 @@
  *   npx tsx edge/src/main.ts --config /etc/estate/gateway.json [--data-dir /var/lib/estate-edge]
  *
  * Environment: EDGE_DATA_DIR, EDGE_LOG_LEVEL, EDGE_MQTT_URL, EDGE_MQTT_USERNAME, EDGE_MQTT_PASSWORD,
- * EDGE_MQTT_CA_FILE (see edge/README.md). SIGTERM / SIGINT stop it gracefully: drivers stop, the
+ * EDGE_MQTT_CA_FILE, EDGE_BLE=noble|off, EDGE_DOOR_READER_HOST, EDGE_DOOR_READER_PORT (see edge/README.md). SIGTERM / SIGINT stop it gracefully: drivers stop, the
  * retained state turns `offline`, the outbox is closed with everything not yet acknowledged kept.
  */
 import { parseArgs } from 'node:util';
 import { GatewayConfigError, loadGatewayConfig, readEdgeEnvironment } from './config/load-config.js';
 import { modbusMeterDriver } from './drivers/modbus-factory.js';
+import { openNobleCentral } from './drivers/ble/noble-central.js';
 import { startGateway } from './gateway.js';
 import { createLogger, errorText } from './log.js';
 
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
     config,
     dataDir: values['data-dir'] ?? env.dataDir,
     drivers: [modbusMeterDriver],
+    // Doors need a Bluetooth controller: noble is imported only here, when the operator asks for it.
+    ...(env.ble === 'noble' ? { doors: { openCentral: () => openNobleCentral({ log: log.child({ component: 'ble' }) }), reader: env.doorReader } } : {}),
     log,
     overrides: env.overrides,
     isolateUncaught: true,

@@ -32,13 +32,20 @@ export type EdgeEnvironment = {
   /** EDGE_LOG_LEVEL: debug | info | warn | error. */
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   overrides: ConfigOverrides;
+  /**
+   * EDGE_BLE: `noble` drives door locks through the host's Bluetooth controller (@abandonware/noble,
+   * loaded only then); `off` (default) runs no doors.
+   */
+  ble: 'noble' | 'off';
+  /** EDGE_DOOR_READER_HOST / EDGE_DOOR_READER_PORT: where door readers push QR scans. Default 0.0.0.0:8740. */
+  doorReader: { host: string; port: number };
 };
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
  * Reads EDGE_* variables: EDGE_MQTT_URL, EDGE_MQTT_USERNAME, EDGE_MQTT_PASSWORD, EDGE_MQTT_CA_FILE
- * (a PEM file, read here), EDGE_DATA_DIR, EDGE_LOG_LEVEL.
+ * (a PEM file, read here), EDGE_DATA_DIR, EDGE_LOG_LEVEL, EDGE_BLE, EDGE_DOOR_READER_HOST, EDGE_DOOR_READER_PORT.
  */
 export async function readEdgeEnvironment(env: NodeJS.ProcessEnv = process.env): Promise<EdgeEnvironment> {
   const problems: string[] = [];
@@ -55,8 +62,18 @@ export async function readEdgeEnvironment(env: NodeJS.ProcessEnv = process.env):
   }
   const logLevel = env.EDGE_LOG_LEVEL ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) problems.push(`EDGE_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
+  const ble = env.EDGE_BLE ?? 'off';
+  if (ble !== 'noble' && ble !== 'off') problems.push('EDGE_BLE: must be noble (a Bluetooth controller on this host) or off');
+  const readerPort = Number(env.EDGE_DOOR_READER_PORT ?? 8740);
+  if (!Number.isInteger(readerPort) || readerPort < 0 || readerPort > 65535) problems.push('EDGE_DOOR_READER_PORT: must be a port number 0-65535');
   if (problems.length > 0) throw new GatewayConfigError('the environment', problems);
-  return { dataDir: env.EDGE_DATA_DIR || '.data/edge', logLevel: logLevel as EdgeEnvironment['logLevel'], overrides };
+  return {
+    dataDir: env.EDGE_DATA_DIR || '.data/edge',
+    logLevel: logLevel as EdgeEnvironment['logLevel'],
+    overrides,
+    ble: ble as EdgeEnvironment['ble'],
+    doorReader: { host: env.EDGE_DOOR_READER_HOST || '0.0.0.0', port: readerPort },
+  };
 }
 
 /** Puts the overrides into a raw (not yet validated) config, so they are validated with the rest. */

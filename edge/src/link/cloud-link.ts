@@ -164,11 +164,13 @@ export class CloudLink extends EventEmitter<{ up: []; down: [reason: string] }> 
 
   private async onConnected(client: MqttClient, gw: { communityId: string; gatewayId: string }, sessionPresent: boolean): Promise<void> {
     try {
-      await client.publishAsync(this.stateTopic(), this.statePayload('online'), { qos: 1, retain: true });
+      // Subscribed before announcing: the cloud answers `online` with what the gateway should hold (its
+      // door roster), and on a first connection there is no session yet to keep that for it.
       const granted = await client.subscribeAsync(topics.gatewaySubscriptions(gw), { qos: 1 });
       // SUBACK 0x80 is a refusal ([MQTT-3.9.3-2]); the broker's ACL is wrong for this gateway.
       const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
       if (refused.length > 0) throw new Error(`subscription refused by the broker: ${refused.join(', ')}`);
+      await client.publishAsync(this.stateTopic(), this.statePayload('online'), { qos: 1, retain: true });
     } catch (error) {
       this.log.error('connected but could not announce or subscribe; reconnecting', { error: errorText(error) });
       client.end(true);

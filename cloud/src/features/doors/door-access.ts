@@ -8,7 +8,7 @@ import { sendCommand, waitForResult } from '../gateways/gateway-commands.js';
 import { gateways } from '../gateways/gateways.schema.js';
 import { publishAfterCommit, revokeCredentials } from './door-credentials.js';
 import { verifyingKeys } from './door-keys.js';
-import { doorGroupCodes, loadDoor } from './door-registry.js';
+import { doorGroupCodes, loadDoor, syncGatewayDoors } from './door-registry.js';
 import { doorAccessEvents, doorCredentials, doors, lockEvents } from './doors.schema.js';
 
 
@@ -218,5 +218,8 @@ export function doorHandlers(deps: AppDeps) {
   return {
     access: (gw: GatewayAddress, items: AccessRecord[]) => applyAccessRecords(deps, gw, items),
     locks: (gw: GatewayAddress, items: LockEvent[]) => applyLockEvents(deps, gw, items),
+    online: async (gw: GatewayAddress) => {
+      await syncGatewayDoors(deps, gw.gatewayId, null, { resend: true });
+    },
   };
 }

@@ -126,17 +126,26 @@ async function groupCodesOf(db: Database, doorIds: string[]): Promise<Map<string
 }
 
 /**
- * Sends the gateway its door roster with the next revision. The command table keeps the roster without
- * the lock secrets; the gateway ignores a roster older than the one it holds, so a late one is harmless.
+ * Sends the gateway its door roster with the next revision, or (`resend`, when the gateway comes online)
+ * the current one again: a QoS 1 command published before a gateway's first connection has no session
+ * to wait in. The command table keeps the roster without the lock secrets; the gateway ignores a roster
+ * not newer than the one it holds, so a late or repeated one is harmless.
  */
-export async function syncGatewayDoors(deps: AppDeps, gatewayId: string, issuedBy: string | null): Promise<{ revision: number; commandId: string }> {
+export async function syncGatewayDoors(deps: AppDeps, gatewayId: string, issuedBy: string | null, options: { resend?: boolean } = {}): Promise<{ revision: number; commandId: string } | null> {
   const [gateway] = await deps.db.select().from(gateways).where(eq(gateways.id, gatewayId));
   if (!gateway) throw new Problem('not-found', 'No such gateway');
-  const [row] = await deps.db
-    .insert(gatewayDoorRosters)
-    .values({ gatewayId, revision: 1, sentAt: deps.now() })
-    .onConflictDoUpdate({ target: gatewayDoorRosters.gatewayId, set: { revision: sql`${gatewayDoorRosters.revision} + 1`, sentAt: deps.now() } })
-    .returning();
+  let row: typeof gatewayDoorRosters.$inferSelect | undefined;
+  if (options.resend) {
+    // The same revision again: a gateway that holds it ignores it; one that lost its store takes it.
+    [row] = await deps.db.update(gatewayDoorRosters).set({ sentAt: deps.now() }).where(eq(gatewayDoorRosters.gatewayId, gatewayId)).returning();
+    if (!row) return null;
+  } else {
+    [row] = await deps.db
+      .insert(gatewayDoorRosters)
+      .values({ gatewayId, revision: 1, sentAt: deps.now() })
+      .onConflictDoUpdate({ target: gatewayDoorRosters.gatewayId, set: { revision: sql`${gatewayDoorRosters.revision} + 1`, sentAt: deps.now() } })
+      .returning();
+  }
   const roster = await rosterFor(deps, gatewayId, row!.revision);
   const redacted = { roster: { ...roster, doors: roster.doors.map((d) => ({ ...d, lock: { ...d.lock, secret: '(sealed)' } })) } };
   const command = await sendCommand(deps, gateway, 'doors.sync', { roster }, issuedBy, { storedParams: redacted });

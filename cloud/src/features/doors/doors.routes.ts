@@ -164,7 +164,7 @@ export const doorRoutes = createRouter()
     async (c) => {
       const { gatewayId } = c.req.valid('param');
       const { gateway, staff } = await loadScopedGateway(c, gatewayId, 'door:manage');
-      const result = await syncGatewayDoors(c.get('deps'), gateway.id, staff.staffId);
+      const result = (await syncGatewayDoors(c.get('deps'), gateway.id, staff.staffId))!;
       return c.json(result, 202);
     },
   )

@@ -25,6 +25,8 @@ export type ReadingsHandler = { handle(gateway: GatewayAddress, message: Reading
 export type DoorHandlers = {
   access(gateway: GatewayAddress, items: AccessMessage['items']): Promise<void>;
   locks(gateway: GatewayAddress, items: LockEventsMessage['items']): Promise<void>;
+  /** The gateway said it is online (a new connection): what it should hold is sent again. */
+  online(gateway: GatewayAddress): Promise<void>;
 };
 
 /** The protocol's reasons plus the cloud's own: a gateway the registry does not know (external brokers). */
@@ -125,6 +127,10 @@ export function createGatewayDispatcher(deps: AppDeps, handlers: { readings: Rea
       const decoded = decodePayload(GatewayState, payload);
       if (!decoded.ok) return reject(topic, payload, gw.gatewayId, decoded.reason, decoded.detail);
       await applyGatewayState(deps.db, gw, decoded.message, at);
+      if (decoded.message.state === 'online' && handlers.doors) {
+        // Not awaited: the state is committed, and a failed resend must not make the broker redeliver it.
+        handlers.doors.online(gw).catch((error: unknown) => log.error({ gatewayId: gw.gatewayId, err: error }, 'door roster resend failed'));
+      }
     } else if (parsed.kind === 'deviceAvailability') {
       const decoded = decodePayload(DeviceAvailability, payload);
       if (!decoded.ok) return reject(topic, payload, gw.gatewayId, decoded.reason, decoded.detail);
