@@ -176,5 +176,26 @@ describe('online opening', () => {
       return b?.lock.battery === 17 && b.lock.tamper ? body.items : null;
     });
     expect(doors.find((d) => d.name === 'Building A entrance')?.lock.available).toBe(true);
+    const events = await waitFor('the tamper event', async () => {
+      const body = await rig.ok<{ items: { kind: string; doorName: string }[] }>(rig.request('GET', `/v1/communities/${rig.community.id}/lock-events?kind=tamper`, rig.admin.headers));
+      return body.items.length ? body.items : null;
+    });
+    expect(events[0]).toMatchObject({ kind: 'tamper', doorName: 'Building B entrance' });
+  });
+
+  it('lets property service find a resident’s key and revoke it; the gateway refuses it', async () => {
+    const lost = newPhone();
+    const [lostKey] = (await rig.residentKeys(rig.owner.headers, lost)) as [IssuedKey];
+    const cs = await (await import('../../../test/actors.js')).createStaff(rig.h, rig.company.id, 'customer_service', [rig.community.id]);
+    const list = await rig.ok<{ items: { credentialId: string; credential: string }[] }>(rig.request('GET', `/v1/communities/${rig.community.id}/door-credentials?holderId=${rig.owner.resident.id}&live=true`, cs.headers));
+    expect(list.items.map((k) => k.credentialId)).toContain(lostKey.credentialId);
+    expect(list.items.every((k) => k.credential === '')).toBe(true);
+    const before = rig.gatewayVersions().revocations ?? 0;
+    await rig.ok(rig.request('POST', `/v1/door-credentials/${lostKey.credentialId}/revoke`, cs.headers, { reason: 'phone-lost' }));
+    await waitFor('the revocation at the gateway', () => (rig.gatewayVersions().revocations ?? 0) > before);
+    const res = await open(rig.doors.A.id, openToken(lost, lostKey, rig.doors.A.code, 'online'));
+    expect(res.body['reason']).toBe('revoked');
+    const finance = await (await import('../../../test/actors.js')).createStaff(rig.h, rig.company.id, 'finance', [rig.community.id]);
+    expect((await rig.request('POST', `/v1/door-credentials/${key.credentialId}/revoke`, finance.headers, { reason: 'phone-lost' })).status).toBe(403);
   });
 });

@@ -145,3 +145,16 @@ export const AccessEvent = z
   .openapi('DoorAccessEvent');
 
 export const RotateResult = z.object({ keyId: z.string(), keys: z.array(z.object({ keyId: z.string(), createdAt: z.string(), retiredAt: z.string().nullable(), notAfter: z.string().nullable() })) }).openapi('DoorSigningKeys');
+
+export const CredentialQuery = z.object({
+  holderKind: z.enum(HOLDER_KINDS).optional(),
+  holderId: Uuid.optional(),
+  live: z.enum(['true', 'false']).optional().openapi({ description: 'true: only keys neither revoked nor expired' }),
+  limit: Limit,
+  cursor: Cursor,
+});
+
+export const LockEventQuery = z.object({ door: Uuid.optional(), kind: z.enum(['door-opened', 'door-closed', 'tamper', 'jam', 'battery-low']).optional(), limit: Limit, cursor: Cursor });
+export const LockEventView = z
+  .object({ doorId: Uuid.nullable(), doorName: z.string().nullable(), lockId: z.string(), kind: z.string(), at: z.string(), battery: z.number().int(), status: z.unknown() })
+  .openapi('LockEvent');

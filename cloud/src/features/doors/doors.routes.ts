@@ -24,6 +24,9 @@ import { createDoor, doorViews, syncGatewayDoors } from './door-registry.js';
 import {
   AccessEvent,
   AccessQuery,
+  CredentialQuery,
+  LockEventQuery,
+  LockEventView,
   Door,
   DoorAccessUpdate,
   DoorCreate,
@@ -41,7 +44,7 @@ import {
   VirtualKeyView,
   VisitorPass,
 } from './doors.api.js';
-import { doorAccessEvents, doorCredentials, doorGroupMembers, doorGroups, doors, visitorPasses } from './doors.schema.js';
+import { doorAccessEvents, doorCredentials, doorGroupMembers, doorGroups, doors, lockEvents, visitorPasses } from './doors.schema.js';
 
 const tags = ['Doors'];
 const Uuid = z.uuid();
@@ -251,6 +254,92 @@ export const doorRoutes = createRouter()
             decidedAt: r.decidedAt?.toISOString() ?? null,
             receivedAt: r.receivedAt.toISOString(),
           })),
+          nextCursor: page.nextCursor,
+        },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/communities/{communityId}/door-credentials',
+      tags,
+      summary: 'Keys issued in a community, newest first (to find the one to revoke)',
+      security: bearerSecurity,
+      middleware: [staffOnly('door:read')] as const,
+      request: { params: CommunityParams, query: CredentialQuery },
+      responses: { 200: jsonResponse(z.object({ items: z.array(VirtualKeyView), nextCursor: z.string().nullable() }), 'One page'), ...problemResponses(400, 401, 403) },
+    }),
+    async (c) => {
+      const { communityId } = c.req.valid('param');
+      const q = c.req.valid('query');
+      const staff = requireStaff(c, 'door:read', communityId);
+      const deps = c.get('deps');
+      await loadScopedCommunity(deps.db, staff, communityId);
+      const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string(), z.string()])) : null;
+      const k = doorCredentials;
+      const rows = await deps.db
+        .select()
+        .from(k)
+        .where(
+          and(
+            eq(k.communityId, communityId),
+            q.holderKind ? eq(k.holderKind, q.holderKind) : undefined,
+            q.holderId ? eq(k.holderId, q.holderId) : undefined,
+            q.live === 'true' ? and(isNull(k.revokedAt), sql`${k.validUntil} > ${deps.now().toISOString()}::timestamptz`) : undefined,
+            after ? or(lt(k.issuedAt, new Date(after[0])), and(eq(k.issuedAt, new Date(after[0])), lt(k.id, after[1]))) : undefined,
+          ),
+        )
+        .orderBy(desc(k.issuedAt), desc(k.id))
+        .limit(q.limit + 1);
+      const page = keysetPage(rows, q.limit, (r) => [r.issuedAt.toISOString(), r.id]);
+      // The signed key itself is the holder's: staff see its fields, not the credential.
+      const views = (await keyViews(deps.db, page.items)).map((v) => ({ ...v, credential: '' }));
+      return c.json({ items: views, nextCursor: page.nextCursor }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/communities/{communityId}/lock-events',
+      tags,
+      summary: 'What the locks reported: tamper, jam, low battery, door sensor; newest first',
+      security: bearerSecurity,
+      middleware: [staffOnly('door:read')] as const,
+      request: { params: CommunityParams, query: LockEventQuery },
+      responses: { 200: jsonResponse(z.object({ items: z.array(LockEventView), nextCursor: z.string().nullable() }), 'One page'), ...problemResponses(400, 401, 403) },
+    }),
+    async (c) => {
+      const { communityId } = c.req.valid('param');
+      const q = c.req.valid('query');
+      const staff = requireStaff(c, 'door:read', communityId);
+      const { db } = c.get('deps');
+      await loadScopedCommunity(db, staff, communityId);
+      const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string(), z.string(), z.number()])) : null;
+      const rows = await db
+        .select({ event: lockEvents, doorName: doors.name })
+        .from(lockEvents)
+        .innerJoin(doors, eq(doors.id, lockEvents.doorId))
+        .where(
+          and(
+            eq(doors.communityId, communityId),
+            q.door ? eq(lockEvents.doorId, q.door) : undefined,
+            q.kind ? eq(lockEvents.kind, q.kind) : undefined,
+            after
+              ? or(
+                  lt(lockEvents.at, new Date(after[0])),
+                  and(eq(lockEvents.at, new Date(after[0])), or(lt(lockEvents.gatewayId, after[1]), and(eq(lockEvents.gatewayId, after[1]), lt(lockEvents.seq, after[2])))),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(desc(lockEvents.at), desc(lockEvents.gatewayId), desc(lockEvents.seq))
+        .limit(q.limit + 1);
+      const page = keysetPage(rows, q.limit, (r) => [r.event.at.toISOString(), r.event.gatewayId, r.event.seq]);
+      return c.json(
+        {
+          items: page.items.map(({ event: e, doorName }) => ({ doorId: e.doorId, doorName, lockId: e.lockId, kind: e.kind, at: e.at.toISOString(), battery: e.battery, status: e.status })),
           nextCursor: page.nextCursor,
         },
         200,
