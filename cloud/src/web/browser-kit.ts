@@ -42,10 +42,27 @@ export type WatchedPage = {
 };
 
 export async function startSite(options: HarnessOptions = {}): Promise<Site> {
+  checkChromium();
+  return serveHarness(await createHarness(options), { closeHarness: true });
+}
+
+function checkChromium() {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`Chromium is not installed at ${CHROMIUM_PATH}; install it with "apt-get install -y chromium" or set CHROMIUM_PATH`);
   }
-  const h = await createHarness(options);
+}
+
+/**
+ * Serves a harness someone else made (the door rig's, say) on a free port with a browser beside it.
+ * `close()` stops the server and the browser; the harness is closed too only with `closeHarness`.
+ *
+ * @example
+ * const rig = await startDoorRig();
+ * const site = await serveHarness(rig.h);
+ * afterAll(async () => { await site.close(); await rig.close(); });
+ */
+export async function serveHarness(h: Harness, options: { closeHarness?: boolean } = {}): Promise<Site> {
+  checkChromium();
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: h.app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });
@@ -75,7 +92,7 @@ export async function startSite(options: HarnessOptions = {}): Promise<Site> {
       for (const context of contexts) await context.close().catch(() => {});
       await browser.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await h.close();
+      if (options.closeHarness) await h.close();
     },
   };
 }
@@ -128,4 +145,14 @@ export async function storedSession(page: Page, key: string): Promise<{ accessTo
   // Evaluated as a string: this package's TypeScript has no DOM types, the page has sessionStorage.
   const raw = (await page.evaluate(`sessionStorage.getItem(${JSON.stringify(key)})`)) as string | null;
   return raw ? JSON.parse(raw) : null;
+}
+
+/**
+ * Signs a page in without the login form: stores `tokens` (from `startSession`, as `createResident` or
+ * `createStaff` return them) under `key` in the page's sessionStorage, where the pages' API client reads
+ * them. The page must already be on the site's origin; reload or navigate afterwards.
+ */
+export async function storeSession(page: Page, key: string, tokens: { accessToken: string; refreshToken: string }): Promise<void> {
+  const value = JSON.stringify({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken });
+  await page.evaluate(`sessionStorage.setItem(${JSON.stringify(key)}, ${JSON.stringify(value)})`);
 }

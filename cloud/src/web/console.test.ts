@@ -64,7 +64,7 @@ describe('staff console', () => {
 
   it('shows customer service the houses of their community, as text, and a dry run listing the bad row', async () => {
     const { page, problems, staff } = await signIn('customer_service', [communityA.id]);
-    expect(await navLabels(page)).toEqual(['房屋', '名册导入导出', '短信发件箱']);
+    expect(await navLabels(page)).toEqual(['房屋', '名册导入导出', '门禁', '短信发件箱']);
     expect(await page.locator('.who').textContent()).toContain('客服');
     expect(await page.locator('.who').textContent()).toContain(staff.username);
     // Only their own community is offered.
@@ -129,7 +129,7 @@ describe('staff console', () => {
 
   it('does not offer the import screen to a technician, even by address', async () => {
     const { page, problems } = await signIn('technician', [communityA.id]);
-    expect(await navLabels(page)).toEqual(['房屋']);
+    expect(await navLabels(page)).toEqual(['房屋', '门禁']);
     expect(await page.locator('.who').textContent()).toContain('维修技术员');
     await expect.poll(() => houseRows(page).count()).toBe(3);
     // Technicians see houses but not who owns them.
@@ -154,7 +154,7 @@ describe('staff console', () => {
 
   it('shows a super admin every community, the audit log and the SMS outbox, and signs out', async () => {
     const { page, problems } = await signIn('super_admin', []);
-    expect(await navLabels(page)).toEqual(['房屋', '名册导入导出', '收费基础', '审计日志', '短信发件箱']);
+    expect(await navLabels(page)).toEqual(['房屋', '名册导入导出', '收费基础', '门禁', '审计日志', '短信发件箱']);
     expect(await page.getByLabel('社区 Community').locator('option').count()).toBeGreaterThanOrEqual(2);
     await page.getByLabel('社区 Community').selectOption({ label: `${communityB.name}（B）` });
     await expect.poll(() => houseRows(page).allTextContents()).toEqual([expect.stringMatching(/^9-1-901/)]);

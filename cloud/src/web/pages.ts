@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
@@ -12,6 +13,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
 };
@@ -56,6 +58,16 @@ collect('h5', '/h5', files);
 collect('shared', '/assets', files);
 files.set('/', { file: path.join(WEB_ROOT, 'index.html'), contentType: CONTENT_TYPES['.html']! });
 for (const app of ['/console', '/h5']) files.set(app, files.get(`${app}/index.html`)!);
+
+/**
+ * Third-party ES modules the pages import, served from the installed packages (no CDN, no copy to keep
+ * in step). qrcode-generator exports only its entry point, so its ES module is found beside it.
+ */
+const requireFromHere = createRequire(import.meta.url);
+files.set('/assets/vendor/qrcode.mjs', {
+  file: path.join(path.dirname(requireFromHere.resolve('qrcode-generator')), 'qrcode.mjs'),
+  contentType: CONTENT_TYPES['.mjs']!,
+});
 
 async function serve(c: Context<AppEnv>, urlPath: string) {
   const entry = files.get(urlPath);

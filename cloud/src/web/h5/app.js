@@ -1,9 +1,12 @@
 import { createApiClient } from '/assets/api.js';
 import { h } from '/assets/dom.js';
 import { bindScreen } from './bind.js';
+import { forgetResidentKeys } from './door-keys.js';
+import { doorsScreen, residentDoorQrScreen } from './doors.js';
 import { houseScreen } from './house.js';
 import { housesScreen } from './houses.js';
 import { loginScreen } from './login.js';
+import { passQrScreen, passScreen } from './pass.js';
 
 const root = document.getElementById('app');
 const api = createApiClient({
@@ -30,12 +33,18 @@ async function onLoggedIn() {
 
 async function logout() {
   await api.logout();
+  // The kept door keys belong to the resident, not the phone: a shared phone must not keep opening doors.
+  forgetResidentKeys();
   me = null;
   location.hash = '#/';
   show(loginScreen({ api, onLoggedIn, notice: '您已退出登录。' }));
 }
 
 async function route() {
+  const path = location.hash.replace(/^#\/?/, '');
+  // A visitor's pass link needs no login: its secret is the proof.
+  const pass = /^pass\/([\w-]+\.[\w-]+)(?:\/qr\/([\w-]+))?$/.exec(path);
+  if (pass) return show(pass[2] ? passQrScreen(pass[1], pass[2]) : passScreen({ api }, pass[1]));
   if (!api.hasSession()) return show(loginScreen({ api, onLoggedIn }));
   try {
     me ??= await api.get('/v1/me');
@@ -48,9 +57,11 @@ async function route() {
     me = null;
     return show(loginScreen({ api, onLoggedIn, notice: '员工账号请使用物业管理后台。Staff accounts use /console.' }));
   }
-  const path = location.hash.replace(/^#\/?/, '');
   const ctx = { api, me, logout };
   if (path === 'bind') return show(bindScreen(ctx));
+  if (path === 'doors') return show(doorsScreen(ctx));
+  const doorQr = /^doors\/([\w-]+)\/qr$/.exec(path);
+  if (doorQr) return show(residentDoorQrScreen(ctx, doorQr[1]));
   const house = /^house\/([\w-]+)$/.exec(path);
   if (house) return show(houseScreen(ctx, house[1]));
   return show(housesScreen(ctx));

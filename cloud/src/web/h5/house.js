@@ -1,14 +1,17 @@
 import { errorBox, field, h, onSubmit, toast } from '/assets/dom.js';
 import { page, roleBadge } from './layout.js';
+import { visitorPassSection } from './visitor-passes.js';
 
 /**
  * One house: its members, and for the primary owner the invite form and a remove button per member.
- * Removing a member ends their access to the house everywhere (keys, bills, doors).
+ * Removing a member ends their access to the house everywhere (keys, bills, doors). Any member makes
+ * visitor passes here.
  */
 export function houseScreen({ api, me }, houseId) {
   const summary = h('section', { class: 'card house-summary' }, h('p', { class: 'muted' }, '正在加载…'));
   const members = h('div', { class: 'member-list' });
   const invite = h('div');
+  const passes = h('div');
   const membersPath = `/v1/me/houses/${encodeURIComponent(houseId)}/members`;
 
   async function loadMembers(canManage) {
@@ -88,6 +91,7 @@ export function houseScreen({ api, me }, houseId) {
       );
       const canManage = house.isPrimary === true;
       if (canManage) invite.replaceChildren(inviteForm(api, membersPath, () => loadMembers(true)));
+      passes.replaceChildren(visitorPassSection(api, houseId));
       return loadMembers(canManage);
     })
     .catch((error) => summary.replaceChildren(errorBox(error)));
@@ -98,6 +102,7 @@ export function houseScreen({ api, me }, houseId) {
     h('div', { class: 'section-head' }, h('h2', null, '家庭成员与租客', h('span', { class: 'en' }, 'Members'))),
     h('section', { class: 'card flush' }, members),
     invite,
+    passes,
   );
 }
 

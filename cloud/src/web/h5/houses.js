@@ -1,7 +1,7 @@
 import { errorBox, h } from '/assets/dom.js';
 import { page, roleBadge } from './layout.js';
 
-/** Home: who is signed in and the houses they belong to. */
+/** Home: who is signed in, the way to the doors, and the houses they belong to. */
 export function housesScreen({ api, me, logout }) {
   const list = h('div', { class: 'house-list' }, h('p', { class: 'muted center' }, '正在加载…'));
   api
@@ -18,6 +18,13 @@ export function housesScreen({ api, me, logout }) {
       { class: 'profile card' },
       h('div', { class: 'avatar', 'aria-hidden': 'true' }, (me.name || '住').slice(0, 1)),
       h('div', null, h('div', { class: 'profile-name' }, me.name || '住户'), h('div', { class: 'muted' }, me.phoneMasked)),
+    ),
+    h(
+      'a',
+      { class: 'card door-entry', href: '#/doors' },
+      h('span', { class: 'door-entry-icon', 'aria-hidden': 'true' }, '门'),
+      h('span', { class: 'door-entry-text' }, h('strong', null, '开门'), h('span', { class: 'muted small' }, '手机开门 · 二维码开门 · 访客通行证')),
+      h('span', { class: 'chevron', 'aria-hidden': 'true' }, '›'),
     ),
     h('div', { class: 'section-head' }, h('h2', null, '我的房屋', h('span', { class: 'en' }, 'My houses')), h('a', { class: 'button primary small', href: '#/bind' }, '+ 绑定房屋')),
     list,

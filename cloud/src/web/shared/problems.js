@@ -21,6 +21,10 @@ const SUMMARIES = {
   'unreadable-file': '无法读取该文件',
   'sms-delivery-failed': '短信发送失败',
   'service-unavailable': '服务暂时不可用',
+  'door-denied': '无权开门',
+  'door-failed': '开门失败',
+  'door-unreachable': '门禁网关离线，无法联网开门',
+  'door-state-unknown': '门禁状态未知',
   internal: '系统出错，请稍后再试',
 };
 
