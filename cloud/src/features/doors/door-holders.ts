@@ -149,11 +149,11 @@ export async function claimVisitorPass(deps: AppDeps, passId: string, secret: st
     const expected = pass ? Buffer.from(pass.claimSecretHash) : Buffer.alloc(43);
     const given = Buffer.from(hashSecret(secret));
     if (!pass || given.length !== expected.length || !timingSafeEqual(given, expected)) throw new Problem('not-found', 'No such visitor pass, or the link is incomplete');
-    if (pass.revokedAt) throw new Problem('conflict', 'The pass was cancelled by the resident');
-    if (pass.validUntil.getTime() <= deps.now().getTime()) throw new Problem('conflict', 'The pass has expired');
+    if (pass.revokedAt) throw new Problem('conflict', 'The pass was cancelled by the resident', { reason: 'cancelled' });
+    if (pass.validUntil.getTime() <= deps.now().getTime()) throw new Problem('conflict', 'The pass has expired', { reason: 'expired' });
     if (pass.credentialId) {
       const [credential] = await tx.select().from(doorCredentials).where(eq(doorCredentials.id, pass.credentialId));
-      if (credential?.devicePublicKey !== device) throw new Problem('conflict', 'This pass was already claimed on another phone');
+      if (credential?.devicePublicKey !== device) throw new Problem('conflict', 'This pass was already claimed on another phone', { reason: 'claimed-elsewhere' });
       return { pass, credential, keySetChanged: false };
     }
     const issued = await issueCredential(deps, tx, {

@@ -8,6 +8,8 @@ import { Problem } from '../../http/problem.js';
 import { buildings } from '../estate/estate.schema.js';
 import { sendCommand } from '../gateways/gateway-commands.js';
 import { gatewayDevices, gateways } from '../gateways/gateways.schema.js';
+import { publishAfterCommit } from './door-credentials.js';
+import { activeSigner } from './door-keys.js';
 import { doorGroupMembers, doorGroups, doors, gatewayDoorRosters, type DoorAccessLevel } from './doors.schema.js';
 
 export type Door = typeof doors.$inferSelect;
@@ -86,7 +88,13 @@ export async function createDoor(deps: AppDeps, communityId: string, input: Door
       .returning();
     const group = input.kind === 'community-gate' ? await ensureGroup(tx, communityId, 'community-gates', null) : input.kind === 'building-entrance' ? await ensureGroup(tx, communityId, 'building', building) : null;
     if (group) await tx.insert(doorGroupMembers).values({ groupId: group.id, doorId: created!.id });
-    return created!;
+    // The community's signing key is made with its first door, so its gateways hold the key set before
+    // the first virtual key exists (an online open right after the first key is then never `unknown-key`).
+    const { keySetChanged } = await activeSigner(deps, tx, communityId);
+    return { created: created!, keySetChanged };
+  }).then(async ({ created, keySetChanged }) => {
+    if (keySetChanged) await publishAfterCommit(deps, { keySet: [communityId] });
+    return created;
   });
   await syncGatewayDoors(deps, door.gatewayId!, null);
   return { door, lockSecret: secret };

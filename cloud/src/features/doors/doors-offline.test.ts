@@ -78,7 +78,11 @@ describe('opening by QR code at the door', () => {
     expect((await rig.scan(rig.doors.A.code, openToken(lostPhone, familyKey, rig.doors.A.code, 'qr'))).body.outcome).toBe('opened');
     const before = rig.gatewayVersions().revocations ?? 0;
     const started = performance.now();
-    await rig.ok(rig.request('POST', '/v1/me/door-keys/revoke-all', family.headers, { reason: 'phone-lost' }));
+    // The report comes from another phone (a new session); the lost phone's session ends with it.
+    const reporting = await createResident(rig.h, '13800000002');
+    const reported = await rig.ok<{ revoked: number; sessionsEnded: number }>(rig.request('POST', '/v1/me/door-keys/revoke-all', reporting.headers, { reason: 'phone-lost' }));
+    expect(reported).toMatchObject({ revoked: 1, sessionsEnded: 1 });
+    expect((await rig.request('POST', '/v1/me/door-keys', family.headers, { devicePublicKey: lostPhone.raw })).status).toBe(401);
     await waitFor('the revocation at the gateway', () => (rig.gatewayVersions().revocations ?? 0) > before);
     const propagationMs = performance.now() - started;
     expect(propagationMs).toBeLessThan(5000);
@@ -146,7 +150,9 @@ describe('opening by QR code at the door', () => {
     const visitor = newPhone();
     const claimed = await rig.ok<{ key: IssuedKey }>(rig.request('POST', `/v1/visitor-passes/${passId}/claim`, {}, { secret, devicePublicKey: visitor.raw }));
     expect(claimed.key.doors.map((d) => d.name)).toEqual(['North gate']);
-    expect((await rig.request('POST', `/v1/visitor-passes/${passId}/claim`, {}, { secret, devicePublicKey: newPhone().raw })).status).toBe(409);
+    const second = await rig.request('POST', `/v1/visitor-passes/${passId}/claim`, {}, { secret, devicePublicKey: newPhone().raw });
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as { reason: string }).reason).toBe('claimed-elsewhere');
     expect((await rig.request('POST', `/v1/visitor-passes/${passId}/claim`, {}, { secret: 'wrong-secret-000', devicePublicKey: visitor.raw })).status).toBe(404);
     expect((await rig.scan(rig.doors.A.code, openToken(visitor, claimed.key, rig.doors.A.code, 'qr'))).body.reason).toBe('wrong-door');
     expect((await rig.scan(rig.doors.gate.code, openToken(visitor, claimed.key, rig.doors.gate.code, 'qr'))).body.outcome).toBe('opened');

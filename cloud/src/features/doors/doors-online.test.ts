@@ -124,6 +124,9 @@ describe('online opening', () => {
         return r && r.outcome !== 'unknown' ? r : null;
       }, 20_000);
       expect(settled.outcome).toBe('opened');
+      // What a phone that got the 504 asks afterwards.
+      const followUp = await rig.ok<{ outcome: string }>(rig.request('GET', `/v1/door-attempts/${attemptId}`, {}));
+      expect(followUp.outcome).toBe('opened');
     } finally {
       rig.latency.A = 0;
     }

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, desc, eq, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { DoorScope } from '@estate/protocol';
 import type { AppDeps } from '../../context.js';
 import { transactionLock } from '../../db/advisory-lock.js';
@@ -11,12 +11,13 @@ import { Problem } from '../../http/problem.js';
 import { bearerSecurity, CommunityParams, jsonBody, jsonResponse, staffOnly } from '../../http/route-kit.js';
 import { createRouter } from '../../http/router.js';
 import { recordAudit } from '../audit/audit-log.js';
+import { sessions } from '../auth/auth.schema.js';
 import { units } from '../estate/estate.schema.js';
 import { loadScopedCommunity } from '../estate/estate.service.js';
 import { loadScopedGateway } from '../gateways/gateways.service.js';
 import { requireMembership, requirePrimaryOwner } from '../people/membership.js';
 import { houseMembers } from '../people/people.schema.js';
-import { openDoorOnline } from './door-access.js';
+import { loadAttempt, openDoorOnline } from './door-access.js';
 import { parseDevicePublicKey, publishAfterCommit, revokeCredentials, type Credential } from './door-credentials.js';
 import { claimVisitorPass, createVisitorPass, residentKeys, revokeVisitorPass, staffKey } from './door-holders.js';
 import { keysInForce, rotateIn } from './door-keys.js';
@@ -421,18 +422,30 @@ export const doorRoutes = createRouter()
       path: '/me/door-keys/revoke-all',
       tags,
       summary: 'Revoke every key I hold (a lost phone)',
+      description: 'With `phone-lost`, every other session of mine ends too, so the lost phone cannot simply ask for new keys; this session (the phone reporting it) stays signed in.',
       security: bearerSecurity,
       request: { body: jsonBody(RevokeAllRequest) },
-      responses: { 200: jsonResponse(z.object({ revoked: z.number().int() }), 'Revoked'), ...problemResponses(400, 401, 403) },
+      responses: { 200: jsonResponse(z.object({ revoked: z.number().int(), sessionsEnded: z.number().int() }), 'Revoked'), ...problemResponses(400, 401, 403) },
     }),
     async (c) => {
       const principal = requireResident(c);
       const { reason } = c.req.valid('json');
       const deps = c.get('deps');
-      const result = await deps.db.transaction((tx) => revokeCredentials(deps, tx, and(eq(doorCredentials.holderKind, 'resident'), eq(doorCredentials.holderId, principal.residentId)), reason));
+      const result = await deps.db.transaction(async (tx) => {
+        const keys = await revokeCredentials(deps, tx, and(eq(doorCredentials.holderKind, 'resident'), eq(doorCredentials.holderId, principal.residentId)), reason);
+        const ended =
+          reason === 'phone-lost'
+            ? await tx
+                .update(sessions)
+                .set({ revokedAt: deps.now(), revokeReason: 'phone-lost' })
+                .where(and(eq(sessions.subjectKind, 'resident'), eq(sessions.subjectId, principal.residentId), isNull(sessions.revokedAt), ne(sessions.id, principal.sessionId)))
+                .returning({ id: sessions.id })
+            : [];
+        return { ...keys, sessionsEnded: ended.length };
+      });
       await publishAfterCommit(deps, { revocations: result.communities });
-      await recordAudit(c, { action: 'door.key_revoke', outcome: 'success', targetKind: 'resident', targetId: principal.residentId, details: { reason, revoked: result.revoked } });
-      return c.json({ revoked: result.revoked }, 200);
+      await recordAudit(c, { action: 'door.key_revoke', outcome: 'success', targetKind: 'resident', targetId: principal.residentId, details: { reason, revoked: result.revoked, sessionsEnded: result.sessionsEnded } });
+      return c.json({ revoked: result.revoked, sessionsEnded: result.sessionsEnded }, 200);
     },
   )
   .openapi(
@@ -556,6 +569,23 @@ export const doorRoutes = createRouter()
       const { pass, credential } = await claimVisitorPass(deps, passId, secret, parseDevicePublicKey(devicePublicKey));
       const [view] = await keyViews(deps.db, [credential]);
       return c.json({ key: view!, visitorName: pass.visitorName }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/door-attempts/{attemptId}',
+      tags,
+      summary: 'How an open attempt ended (after a 504 door-state-unknown)',
+      description: 'No login: the attempt id (a random UUID from the open’s answer) is the reference. `pending` or `unknown` until the gateway reports; then `opened`, `denied` or `failed` with the reason.',
+      request: { params: z.object({ attemptId: Uuid }) },
+      responses: { 200: jsonResponse(z.object({ attemptId: Uuid, doorId: Uuid.nullable(), outcome: z.string(), reason: z.string().nullable(), decidedAt: z.string().nullable() }), 'The attempt'), ...problemResponses(400, 404) },
+    }),
+    async (c) => {
+      const { attemptId } = c.req.valid('param');
+      const row = await loadAttempt(c.get('deps').db, attemptId);
+      if (!row) throw new Problem('not-found', 'No such attempt');
+      return c.json({ attemptId: row.attemptId, doorId: row.doorId, outcome: row.outcome, reason: row.reason, decidedAt: row.decidedAt?.toISOString() ?? null }, 200);
     },
   )
   .openapi(

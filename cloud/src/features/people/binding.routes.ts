@@ -60,6 +60,8 @@ const Member = z
     isPrimary: z.boolean(),
     tenancyStart: z.string().nullable(),
     tenancyEnd: z.string().nullable(),
+    /** Which doors the member's keys open, as the primary owner chose (PUT …/door-access). */
+    doorAccess: z.enum(['all', 'gates-only', 'none']),
     since: z.string(),
   })
   .openapi('HouseMember');
@@ -175,6 +177,7 @@ export const bindingRoutes = createRouter()
             isPrimary: member.isPrimary,
             tenancyStart: member.tenancyStart,
             tenancyEnd: member.tenancyEnd,
+            doorAccess: member.doorAccess,
             since: member.createdAt.toISOString(),
           })),
         },
@@ -260,6 +263,7 @@ export const bindingRoutes = createRouter()
           isPrimary: false,
           tenancyStart: result.member.tenancyStart,
           tenancyEnd: result.member.tenancyEnd,
+          doorAccess: result.member.doorAccess,
           since: result.member.createdAt.toISOString(),
         },
         201,
