@@ -57,6 +57,7 @@ async function startUplink(target: { host: string; port: number }) {
       server = createServer((inbound) => {
         const outbound = connect(target.port, target.host);
         for (const s of [inbound, outbound]) {
+          s.setNoDelay(true);
           sockets.add(s);
           s.on('close', () => sockets.delete(s));
           s.on('error', () => s.destroy());

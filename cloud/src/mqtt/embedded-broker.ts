@@ -208,6 +208,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   /** Every connection goes through the packet size guard before aedes reads from it. */
   function accept(socket: Socket): void {
     socket.on('error', () => {}); // reported through the guarded connection
+    // MQTT packets are small and a door open waits on each one: no Nagle delay (RFC 896) on top of them.
+    socket.setNoDelay(true);
     const guarded = new GuardedConnection(socket, PACKET_LIMITS, (packet) => {
       metrics.oversizedPackets.inc({ phase: packet.firstPacket ? 'connect' : 'connected' });
       log.warn(

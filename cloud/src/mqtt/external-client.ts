@@ -69,6 +69,9 @@ export async function connectExternalBroker(options: ExternalClientOptions): Pro
     ...options.mqtt,
   });
 
+  // Command round trips wait on small packets: no Nagle delay on the socket.
+  client.on('connect', () => (client.stream as unknown as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true));
+
   client.handleMessage = (packet, callback) => {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     handlerReady

@@ -234,7 +234,7 @@ export class DoorService implements HostedDriver {
     try {
       const status = await entry.client.unlock(door.holdMs);
       this.markAvailable(door, true, null);
-      this.lockEvent(door, 'status', status);
+      this.statusIfChanged(door, status);
       return status;
     } catch (error) {
       if (error instanceof LockError && (error.code === 'out-of-range' || error.code === 'timeout' || error.code === 'disconnected' || error.code === 'auth-failed')) {
@@ -274,7 +274,7 @@ export class DoorService implements HostedDriver {
       try {
         const status = await client.status();
         this.markAvailable(door, true, null);
-        this.lockEvent(door, 'status', status);
+        this.statusIfChanged(door, status);
       } catch (error) {
         this.markAvailable(door, false, errorText(error).slice(0, 300));
       }
@@ -292,7 +292,21 @@ export class DoorService implements HostedDriver {
   }
   private readonly announced = new Set<string>();
 
+  /**
+   * A status record only when battery or a flag changed since the last one sent: every open answers with
+   * the lock's status, and a busy door would otherwise send one per visitor. The `locked` flag is left out
+   * of the comparison (it flips with every open and is not news).
+   */
+  private statusIfChanged(door: RosterDoor, status: LockStatus): void {
+    const key = `${status.battery}/${status.doorOpen}/${status.tamper}/${status.jammed}`;
+    if (this.lastStatus.get(door.lock.id) === key) return;
+    this.lastStatus.set(door.lock.id, key);
+    this.lockEvent(door, 'status', status);
+  }
+  private readonly lastStatus = new Map<string, string>();
+
   private lockEvent(door: RosterDoor, kind: LockEvent['kind'], status: LockStatus, at = this.now()): void {
+    if (kind !== 'status') this.lastStatus.set(door.lock.id, `${status.battery}/${status.doorOpen}/${status.tamper}/${status.jammed}`);
     this.append('locks', { lockId: door.lock.id, doorId: door.doorId, kind, at: at.toISOString(), status });
   }
 

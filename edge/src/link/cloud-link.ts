@@ -143,6 +143,8 @@ export class CloudLink extends EventEmitter<{ up: []; down: [reason: string] }> 
     };
     client.on('connect', (connack) => {
       if (client !== this.client) return;
+      // Small packets someone waits on (a door's command and result): no Nagle delay on the socket.
+      noDelay(client);
       void this.onConnected(client, gw, connack.sessionPresent);
     });
     client.on('error', (error) => {
@@ -217,4 +219,10 @@ function redactUrl(url: string): string {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/** Turns off Nagle's algorithm on the client's TCP (or TLS over TCP) socket, where there is one. */
+export function noDelay(client: MqttClient): void {
+  const stream = client.stream as unknown as { setNoDelay?: (on: boolean) => void } | undefined;
+  stream?.setNoDelay?.(true);
 }

@@ -43,10 +43,11 @@ async function settleAttempt(deps: AppDeps, tx: Database, s: Settle): Promise<{ 
     .where(and(eq(doorAccessEvents.attemptId, s.attemptId), inArray(doorAccessEvents.outcome, s.outcome === 'unknown' ? ['pending'] : ['pending', 'unknown'])))
     .returning();
   if (!row || s.outcome !== 'opened' || !row.credentialId) return { usedUp: null, settled: Boolean(row) };
+  // Uses are counted for limited keys only: an unlimited key's row is not locked by every open.
   const [credential] = await tx
     .update(doorCredentials)
     .set({ uses: sql`${doorCredentials.uses} + 1` })
-    .where(eq(doorCredentials.id, row.credentialId))
+    .where(and(eq(doorCredentials.id, row.credentialId), sql`${doorCredentials.useLimit} > 0`))
     .returning();
   const usedUp = credential && credential.useLimit > 0 && credential.uses >= credential.useLimit ? credential : null;
   if (usedUp) await revokeCredentials(deps, tx, eq(doorCredentials.id, usedUp.id), 'used-up');
@@ -60,13 +61,15 @@ async function settleAttempt(deps: AppDeps, tx: Database, s: Settle): Promise<{ 
  */
 export async function applyAccessRecords(deps: AppDeps, gw: GatewayAddress, items: AccessRecord[]): Promise<void> {
   const changed: string[] = [];
-  await deps.db.transaction(async (tx) => {
-    const doorIds = [...new Set(items.map((i) => i.doorId))];
-    const known = new Set((await tx.select({ id: doors.id }).from(doors).where(and(inArray(doors.id, doorIds), eq(doors.communityId, gw.communityId)))).map((d) => d.id));
-    for (const item of items) {
+  const doorIds = [...new Set(items.map((i) => i.doorId))];
+  const known = new Set((await deps.db.select({ id: doors.id }).from(doors).where(and(inArray(doors.id, doorIds), eq(doors.communityId, gw.communityId)))).map((d) => d.id));
+  // One short transaction per attempt (each is idempotent on its attempt id): a batch never holds one
+  // attempt's row while it waits for another's, which an online open may be settling at that moment.
+  for (const item of items) {
+    await deps.db.transaction(async (tx) => {
       if (!known.has(item.doorId)) {
         deps.log.warn({ gatewayId: gw.gatewayId, doorId: item.doorId, attemptId: item.attemptId }, 'access record for a door outside the gateway’s community skipped');
-        continue;
+        return;
       }
       const at = new Date(item.at);
       await tx
@@ -89,30 +92,36 @@ export async function applyAccessRecords(deps: AppDeps, gw: GatewayAddress, item
         .onConflictDoNothing({ target: doorAccessEvents.attemptId });
       const { usedUp } = await settleAttempt(deps, tx, { attemptId: item.attemptId, outcome: item.outcome, reason: item.reason, detail: item.detail, decidedAt: at, gatewaySeq: item.seq, readerId: item.readerId });
       if (usedUp) changed.push(usedUp);
-    }
-  });
+    });
+  }
   await publishAfterCommit(deps, { revocations: changed });
 }
 
-/** Lock events (`up/locks`): kept once per (gateway, seq); the door's battery and sensor follow the newest. */
+/**
+ * Lock events (`up/locks`): notifications are kept once per (gateway, seq), and each door's battery and
+ * sensor follow the newest status. One insert for the batch and one update per door (its newest event),
+ * without a transaction around them: batches of several gateways and an open's own writes then never
+ * hold each other's rows, and a repeat changes nothing.
+ */
 export async function applyLockEvents(deps: AppDeps, gw: GatewayAddress, items: LockEvent[]): Promise<void> {
-  await deps.db.transaction(async (tx) => {
-    for (const item of items) {
-      const at = new Date(item.at);
-      const [door] = await tx.select({ id: doors.id }).from(doors).where(and(eq(doors.id, item.doorId), eq(doors.gatewayId, gw.gatewayId)));
-      if (item.kind !== 'status') {
-        await tx
-          .insert(lockEvents)
-          .values({ gatewayId: gw.gatewayId, seq: item.seq, doorId: door?.id ?? null, lockId: item.lockId, kind: item.kind, at, battery: item.status.battery, status: item.status })
-          .onConflictDoNothing();
-      }
-      if (!door) continue;
-      await tx
-        .update(doors)
-        .set({ battery: item.status.battery, doorOpen: item.status.doorOpen, lockStatus: item.status, statusAt: at })
-        .where(and(eq(doors.id, door.id), sql`(${doors.statusAt} is null or ${doors.statusAt} <= ${at.toISOString()}::timestamptz)`));
-    }
-  });
+  const doorIds = [...new Set(items.map((i) => i.doorId))];
+  const known = new Set((await deps.db.select({ id: doors.id }).from(doors).where(and(inArray(doors.id, doorIds), eq(doors.gatewayId, gw.gatewayId)))).map((d) => d.id));
+  const notifications = items.filter((i) => i.kind !== 'status');
+  if (notifications.length) {
+    await deps.db
+      .insert(lockEvents)
+      .values(notifications.map((i) => ({ gatewayId: gw.gatewayId, seq: i.seq, doorId: known.has(i.doorId) ? i.doorId : null, lockId: i.lockId, kind: i.kind, at: new Date(i.at), battery: i.status.battery, status: i.status })))
+      .onConflictDoNothing();
+  }
+  const newest = new Map<string, LockEvent>();
+  for (const i of items) if (known.has(i.doorId) && (!newest.has(i.doorId) || newest.get(i.doorId)!.at <= i.at)) newest.set(i.doorId, i);
+  for (const [doorId, i] of [...newest].sort(([a], [b]) => a.localeCompare(b))) {
+    const at = new Date(i.at);
+    await deps.db
+      .update(doors)
+      .set({ battery: i.status.battery, doorOpen: i.status.doorOpen, lockStatus: i.status, statusAt: at })
+      .where(and(eq(doors.id, doorId), sql`(${doors.statusAt} is null or ${doors.statusAt} <= ${at.toISOString()}::timestamptz)`));
+  }
 }
 
 export type OpenResult = { attemptId: string; outcome: 'opened'; doorId: string; lock: unknown };
