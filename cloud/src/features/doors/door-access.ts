@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { checkOpenToken, decodeOpenToken, type AccessRecord, type DenialReason, type GatewayAddress, type LockEvent } from '@estate/protocol';
 import type { AppDeps } from '../../context.js';
@@ -135,7 +135,7 @@ export type OpenResult = { attemptId: string; outcome: 'opened'; doorId: string;
  * door may have opened).
  */
 export async function openDoorOnline(deps: AppDeps, doorId: string, token: string): Promise<OpenResult> {
-  const door = await loadDoor(deps.db, doorId);
+  let { door, groups, keys } = await openContext(deps, doorId);
   const now = deps.now();
   let decoded: ReturnType<typeof decodeOpenToken> | null = null;
   try {
@@ -143,14 +143,15 @@ export async function openDoorOnline(deps: AppDeps, doorId: string, token: strin
   } catch {
     decoded = null;
   }
+  // A key id the cached key set lacks may be a key made since (a rotation in another process): look again.
+  if (decoded && !keys.has(decoded.credential.keyId)) ({ door, groups, keys } = await openContext(deps, doorId, { fresh: true }));
   const credentialId = decoded?.credential.credentialId ?? null;
   const [credential] = credentialId ? await deps.db.select().from(doorCredentials).where(eq(doorCredentials.id, credentialId)) : [];
-  const keys = await verifyingKeys(deps.db, door.communityId, now);
   const check = checkOpenToken(token, {
     now,
     communityId: door.communityId,
     method: 'online',
-    door: { code: door.code, groups: await doorGroupCodes(deps.db, door.id) },
+    door: { code: door.code, groups },
     signingKey: (keyId) => keys.get(keyId),
     // A key the cloud never issued (its database lost it) is treated as revoked.
     // A key revoked because its uses are spent says so (use-limit-reached), as the gateway would.
@@ -176,6 +177,7 @@ export async function openDoorOnline(deps: AppDeps, doorId: string, token: strin
     await deps.db.insert(doorAccessEvents).values({ ...base, attemptId, outcome: 'denied', reason: check.reason, detail: check.detail.slice(0, 300), decidedBy: 'cloud', decidedAt: now });
     throw denied(check.reason, check.detail, attemptId);
   }
+  // Fresh every time: whether the gateway is online decides between sending and pointing to the QR code.
   const [gateway] = door.gatewayId ? await deps.db.select().from(gateways).where(eq(gateways.id, door.gatewayId)) : [];
   if (!gateway || gateway.revokedAt || gateway.state !== 'online') {
     const attemptId = randomUUID();
@@ -205,6 +207,34 @@ export async function openDoorOnline(deps: AppDeps, doorId: string, token: strin
   }
   await settle(deps, { attemptId: command.id, outcome: 'unknown', reason: 'no-answer', detail: `no answer from the gateway within ${waitMs / 1000} s`, decidedAt: null });
   throw new Problem('door-state-unknown', `The gateway did not answer within ${waitMs / 1000} s. The door may or may not have opened; the record will show it once the gateway reports.`, { attemptId: command.id });
+}
+
+/** How long the door, its groups and its community's verifying keys are reused by online opens. */
+const OPEN_CONTEXT_MS = 2000;
+type OpenContext = { door: Awaited<ReturnType<typeof loadDoor>>; groups: number[]; keys: Map<string, KeyObject>; until: number };
+const openContexts = new WeakMap<AppDeps, Map<string, OpenContext>>();
+
+/**
+ * What an online open needs of the registry, cached for OPEN_CONTEXT_MS per process: a door, its groups
+ * and the signing keys change rarely, and an open is on someone's way through the door. Revocation and
+ * the gateway's state are never cached. `forgetOpenContexts` drops the cache at once where this process
+ * changed them (a rotation, a new door); another process sees the change within OPEN_CONTEXT_MS.
+ */
+async function openContext(deps: AppDeps, doorId: string, options: { fresh?: boolean } = {}): Promise<OpenContext> {
+  let cache = openContexts.get(deps);
+  if (!cache) openContexts.set(deps, (cache = new Map()));
+  const hit = cache.get(doorId);
+  if (hit && hit.until > Date.now() && !options.fresh) return hit;
+  const door = await loadDoor(deps.db, doorId);
+  const [groups, keys] = await Promise.all([doorGroupCodes(deps.db, door.id), verifyingKeys(deps.db, door.communityId, deps.now())]);
+  const context = { door, groups, keys, until: Date.now() + OPEN_CONTEXT_MS };
+  if (cache.size > 10_000) cache.clear();
+  cache.set(doorId, context);
+  return context;
+}
+
+export function forgetOpenContexts(deps: AppDeps): void {
+  openContexts.get(deps)?.clear();
 }
 
 async function settle(deps: AppDeps, s: Settle): Promise<void> {

@@ -17,7 +17,7 @@ import { loadScopedCommunity } from '../estate/estate.service.js';
 import { loadScopedGateway } from '../gateways/gateways.service.js';
 import { requireMembership, requirePrimaryOwner } from '../people/membership.js';
 import { houseMembers } from '../people/people.schema.js';
-import { loadAttempt, openDoorOnline } from './door-access.js';
+import { forgetOpenContexts, loadAttempt, openDoorOnline } from './door-access.js';
 import { parseDevicePublicKey, publishAfterCommit, revokeCredentials, type Credential } from './door-credentials.js';
 import { claimVisitorPass, createVisitorPass, residentKeys, revokeVisitorPass, staffKey } from './door-holders.js';
 import { keysInForce, rotateIn } from './door-keys.js';
@@ -149,6 +149,7 @@ export const doorRoutes = createRouter()
       const deps = c.get('deps');
       await loadScopedCommunity(deps.db, staff, communityId);
       const { door, lockSecret } = await createDoor(deps, communityId, body);
+      forgetOpenContexts(deps);
       await recordAudit(c, { action: 'door.create', outcome: 'success', communityId, targetKind: 'door', targetId: door.id, details: { code: door.code, lockId: door.lockId, gatewayId: door.gatewayId } });
       const [view] = await doorViews(deps.db, [door]);
       return c.json({ door: view!, lockSecret }, 201);
@@ -190,6 +191,7 @@ export const doorRoutes = createRouter()
       const deps = c.get('deps');
       await loadScopedCommunity(deps.db, staff, communityId);
       const signer = await deps.db.transaction((tx) => rotateIn(deps, tx, communityId));
+      forgetOpenContexts(deps);
       await publishAfterCommit(deps, { keySet: [communityId] });
       await recordAudit(c, { action: 'door.signing_key_rotate', outcome: 'success', communityId, targetKind: 'community', targetId: communityId, details: { keyId: signer.keyId } });
       const keys = await keysInForce(deps.db, communityId, deps.now());
