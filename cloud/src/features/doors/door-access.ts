@@ -3,6 +3,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { checkOpenToken, decodeOpenToken, type AccessRecord, type DenialReason, type GatewayAddress, type LockEvent } from '@estate/protocol';
 import type { AppDeps } from '../../context.js';
 import type { Database } from '../../db/client.js';
+import { rowsOf } from '../../db/migrate.js';
 import { Problem } from '../../http/problem.js';
 import { sendCommand, waitForResult } from '../gateways/gateway-commands.js';
 import { gateways } from '../gateways/gateways.schema.js';
@@ -18,81 +19,79 @@ type Settle = {
   reason: string | null;
   detail: string | null;
   decidedAt: Date | null;
-  gatewaySeq?: number | null;
-  readerId?: string | null;
 };
 
 /**
- * Settles an attempt that is still open (`pending` or `unknown`): the command result of an online open
- * and the gateway's access record both call this, in either order and as often as QoS 1 delivers them;
- * only the first settles it, and a limited key's use is counted then, once. A key whose uses are spent
- * is revoked, so every gateway of the community learns it.
+ * Counts a use of a limited key when its attempt was settled as opened just now, in the same statement
+ * as the settle (`settled` is that statement's CTE), so a use is counted once and only with its settle.
+ * An unlimited key's row is never touched by an open.
  */
-async function settleAttempt(deps: AppDeps, tx: Database, s: Settle): Promise<{ usedUp: string | null; settled: boolean }> {
-  const [row] = await tx
-    .update(doorAccessEvents)
-    .set({
-      outcome: s.outcome,
-      reason: s.reason,
-      detail: s.detail?.slice(0, 300) ?? null,
-      decidedAt: s.decidedAt,
-      decidedBy: 'gateway',
-      ...(s.gatewaySeq != null ? { gatewaySeq: s.gatewaySeq } : {}),
-      ...(s.readerId ? { readerId: s.readerId } : {}),
-    })
-    .where(and(eq(doorAccessEvents.attemptId, s.attemptId), inArray(doorAccessEvents.outcome, s.outcome === 'unknown' ? ['pending'] : ['pending', 'unknown'])))
-    .returning();
-  if (!row || s.outcome !== 'opened' || !row.credentialId) return { usedUp: null, settled: Boolean(row) };
-  // Uses are counted for limited keys only: an unlimited key's row is not locked by every open.
-  const [credential] = await tx
-    .update(doorCredentials)
-    .set({ uses: sql`${doorCredentials.uses} + 1` })
-    .where(and(eq(doorCredentials.id, row.credentialId), sql`${doorCredentials.useLimit} > 0`))
-    .returning();
-  const usedUp = credential && credential.useLimit > 0 && credential.uses >= credential.useLimit ? credential : null;
-  if (usedUp) await revokeCredentials(deps, tx, eq(doorCredentials.id, usedUp.id), 'used-up');
-  return { usedUp: usedUp?.communityId ?? null, settled: true };
+const countUse = sql`counted as (
+    update ${doorCredentials} c set uses = c.uses + 1 from settled
+     where c.id = settled.credential_id and settled.outcome = 'opened' and c.use_limit > 0
+     returning c.id, c.community_id, c.uses, c.use_limit)
+  select (select count(*) from settled)::int as settled, counted.id, counted.community_id, counted.uses, counted.use_limit
+    from (select 1) one left join counted on true`;
+
+type SettleRow = { settled: number; id: string | null; community_id: string | null; uses: number | null; use_limit: number | null };
+
+/** After a settle: a limited key whose uses are now spent is revoked, so every gateway learns it. */
+async function afterSettle(deps: AppDeps, row: SettleRow | undefined): Promise<string | null> {
+  if (!row?.id || row.use_limit === null || row.uses === null || row.uses < row.use_limit) return null;
+  const { communities } = await deps.db.transaction((tx) => revokeCredentials(deps, tx, eq(doorCredentials.id, row.id!), 'used-up'));
+  return communities[0] ?? null;
 }
 
 /**
- * Access records from a gateway (`up/access`): an online attempt's row exists and is settled; a QR
- * attempt is new and inserted as the gateway decided it. A record for a door that is not this gateway's
- * community is skipped and logged.
+ * Settles an online attempt that is still open (`pending`, or `unknown` after a 504) from its command's
+ * result. The gateway's access record for the same attempt (applyAccessRecords) does the same; whichever
+ * comes first settles it and counts the use, the other changes nothing, as often as QoS 1 delivers them.
+ * One statement.
+ */
+async function settleAttempt(deps: AppDeps, s: Settle): Promise<string | null> {
+  const open = s.outcome === 'unknown' ? sql`('pending')` : sql`('pending', 'unknown')`;
+  const result = await deps.db.execute(sql`
+    with settled as (
+      update ${doorAccessEvents}
+         set outcome = ${s.outcome}, reason = ${s.reason}, detail = ${s.detail?.slice(0, 300) ?? null},
+             decided_at = ${s.decidedAt?.toISOString() ?? null}::timestamptz, decided_by = 'gateway'
+       where attempt_id = ${s.attemptId} and outcome in ${open}
+       returning credential_id, outcome),
+    ${countUse}`);
+  return afterSettle(deps, rowsOf<SettleRow>(result)[0]);
+}
+
+/**
+ * Access records from a gateway (`up/access`): a QR attempt is new and inserted as the gateway decided
+ * it; an online attempt's row exists (pending, or unknown after a 504) and is settled. One statement per
+ * record, idempotent on the attempt id, no transaction held across records: a repeat changes nothing,
+ * and a batch never holds one attempt's row while it waits for another's. A record for a door outside
+ * the gateway's community is skipped and logged.
  */
 export async function applyAccessRecords(deps: AppDeps, gw: GatewayAddress, items: AccessRecord[]): Promise<void> {
   const changed: string[] = [];
   const doorIds = [...new Set(items.map((i) => i.doorId))];
   const known = new Set((await deps.db.select({ id: doors.id }).from(doors).where(and(inArray(doors.id, doorIds), eq(doors.communityId, gw.communityId)))).map((d) => d.id));
-  // One short transaction per attempt (each is idempotent on its attempt id): a batch never holds one
-  // attempt's row while it waits for another's, which an online open may be settling at that moment.
   for (const item of items) {
-    await deps.db.transaction(async (tx) => {
-      if (!known.has(item.doorId)) {
-        deps.log.warn({ gatewayId: gw.gatewayId, doorId: item.doorId, attemptId: item.attemptId }, 'access record for a door outside the gateway’s community skipped');
-        return;
-      }
-      const at = new Date(item.at);
-      await tx
-        .insert(doorAccessEvents)
-        .values({
-          attemptId: item.attemptId,
-          communityId: gw.communityId,
-          doorId: item.doorId,
-          method: item.method,
-          outcome: 'pending',
-          credentialId: item.credentialId,
-          holderKind: item.holderKind,
-          holderId: item.holderId,
-          gatewayId: gw.gatewayId,
-          readerId: item.readerId,
-          decidedBy: 'gateway',
-          requestedAt: at,
-          receivedAt: deps.now(),
-        })
-        .onConflictDoNothing({ target: doorAccessEvents.attemptId });
-      const { usedUp } = await settleAttempt(deps, tx, { attemptId: item.attemptId, outcome: item.outcome, reason: item.reason, detail: item.detail, decidedAt: at, gatewaySeq: item.seq, readerId: item.readerId });
-      if (usedUp) changed.push(usedUp);
-    });
+    if (!known.has(item.doorId)) {
+      deps.log.warn({ gatewayId: gw.gatewayId, doorId: item.doorId, attemptId: item.attemptId }, 'access record for a door outside the gateway’s community skipped');
+      continue;
+    }
+    const result = await deps.db.execute(sql`
+      with settled as (
+        insert into ${doorAccessEvents} (attempt_id, community_id, door_id, method, outcome, reason, detail, credential_id, holder_kind, holder_id,
+                                         gateway_id, reader_id, decided_by, requested_at, decided_at, received_at, gateway_seq)
+        values (${item.attemptId}, ${gw.communityId}, ${item.doorId}, ${item.method}, ${item.outcome}, ${item.reason}, ${item.detail}, ${item.credentialId},
+                ${item.holderKind}, ${item.holderId}, ${gw.gatewayId}, ${item.readerId}, 'gateway', ${item.at}::timestamptz, ${item.at}::timestamptz,
+                ${deps.now().toISOString()}::timestamptz, ${item.seq})
+        on conflict (attempt_id) do update
+           set outcome = excluded.outcome, reason = excluded.reason, detail = excluded.detail, decided_at = excluded.decided_at,
+               decided_by = 'gateway', gateway_seq = excluded.gateway_seq, reader_id = coalesce(excluded.reader_id, ${doorAccessEvents}.reader_id)
+         where ${doorAccessEvents}.outcome in ('pending', 'unknown')
+        returning credential_id, outcome),
+      ${countUse}`);
+    const usedUp = await afterSettle(deps, rowsOf<SettleRow>(result)[0]);
+    if (usedUp) changed.push(usedUp);
   }
   await publishAfterCommit(deps, { revocations: changed });
 }
@@ -238,7 +237,7 @@ export function forgetOpenContexts(deps: AppDeps): void {
 }
 
 async function settle(deps: AppDeps, s: Settle): Promise<void> {
-  const { usedUp } = await deps.db.transaction((tx) => settleAttempt(deps, tx, s));
+  const usedUp = await settleAttempt(deps, s);
   if (usedUp) await publishAfterCommit(deps, { revocations: [usedUp] });
 }
 

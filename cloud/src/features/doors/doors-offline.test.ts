@@ -5,7 +5,7 @@ import { newPhone, openToken, startDoorRig, waitFor, type DoorRig, type IssuedKe
 import { createStaff } from '../../../test/actors.js';
 import { addMember } from '../estate/estate.test-fixture.js';
 import { createResident } from '../../../test/actors.js';
-import { doorAccessEvents } from './doors.schema.js';
+import { doorAccessEvents, doorCredentials } from './doors.schema.js';
 
 let rig: DoorRig;
 let phone: Phone;
@@ -163,6 +163,12 @@ describe('opening by QR code at the door', () => {
       return list.items.find((p) => p.id === passId)?.used === 2 ? list : null;
     });
     expect(passes.items.length).toBeGreaterThan(0);
+    // Its uses spent, the key is revoked, so a second gateway of the community would refuse it too.
+    const spent = await waitFor('the spent key revoked', async () => {
+      const [row] = await rig.h.deps.db.select().from(doorCredentials).where(eq(doorCredentials.id, claimed.key.credentialId));
+      return row?.revokeReason ? row : null;
+    });
+    expect(spent).toMatchObject({ uses: 2, revokeReason: 'used-up' });
   });
 
   it('gives staff keys by role: a technician opens every door, finance gets none', async () => {
