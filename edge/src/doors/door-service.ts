@@ -294,19 +294,21 @@ export class DoorService implements HostedDriver {
 
   /**
    * A status record only when battery or a flag changed since the last one sent: every open answers with
-   * the lock's status, and a busy door would otherwise send one per visitor. The `locked` flag is left out
-   * of the comparison (it flips with every open and is not news).
+   * the lock's status, and a busy door would otherwise send one per visitor (`locked` flips with every
+   * open and is not news). A tamper or jam that a status reveals (it happened while no link was up, so
+   * its notification never came) is reported as that alarm, not as a plain status.
    */
   private statusIfChanged(door: RosterDoor, status: LockStatus): void {
-    const key = `${status.battery}/${status.doorOpen}/${status.tamper}/${status.jammed}`;
-    if (this.lastStatus.get(door.lock.id) === key) return;
-    this.lastStatus.set(door.lock.id, key);
-    this.lockEvent(door, 'status', status);
+    const previous = this.lastStatus.get(door.lock.id);
+    const kind: LockEvent['kind'] =
+      status.tamper && !previous?.tamper ? 'tamper' : status.jammed && !previous?.jammed ? 'jam' : status.battery < 20 && (previous?.battery ?? 100) >= 20 ? 'battery-low' : 'status';
+    if (kind === 'status' && previous && sameStatus(previous, status)) return;
+    this.lockEvent(door, kind, status);
   }
-  private readonly lastStatus = new Map<string, string>();
+  private readonly lastStatus = new Map<string, LockStatus>();
 
   private lockEvent(door: RosterDoor, kind: LockEvent['kind'], status: LockStatus, at = this.now()): void {
-    if (kind !== 'status') this.lastStatus.set(door.lock.id, `${status.battery}/${status.doorOpen}/${status.tamper}/${status.jammed}`);
+    this.lastStatus.set(door.lock.id, status);
     this.append('locks', { lockId: door.lock.id, doorId: door.doorId, kind, at: at.toISOString(), status });
   }
 
@@ -323,4 +325,8 @@ export class DoorService implements HostedDriver {
       this.log.error(`${channel === 'access' ? 'access record' : 'lock event'} could not be stored`, { full: error instanceof OutboxFullError, error: errorText(error), item });
     }
   }
+}
+
+function sameStatus(a: LockStatus, b: LockStatus): boolean {
+  return a.battery === b.battery && a.doorOpen === b.doorOpen && a.tamper === b.tamper && a.jammed === b.jammed;
 }
