@@ -235,6 +235,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         await halt();
         if (pruneTimer) clearInterval(pruneTimer);
         host.dispose();
+        await outbox.removalsCommitted();
         await store.close();
         log.info('gateway stopped');
       })()),

@@ -119,30 +119,58 @@ export class Outbox extends EventEmitter<{ appended: [UplinkChannel]; removed: [
   /** Up to `limit` records of a channel with seq > `afterSeq`, in sequence order. */
   read(channel: UplinkChannel, afterSeq: number, limit: number): OutboxRecord[] {
     const records: OutboxRecord[] = [];
-    for (const { key, value } of this.channels[channel].getRange({ start: afterSeq + 1, limit })) {
+    const pending = this.removing[channel];
+    for (const { key, value } of this.channels[channel].getRange({ start: afterSeq + 1, limit: limit + pending.size })) {
+      if (pending.has(key as number)) continue;
       records.push({ channel, seq: key as number, json: value, bytes: Buffer.byteLength(value) + RECORD_OVERHEAD_BYTES });
+      if (records.length === limit) break;
     }
     return records;
   }
 
-  /** Deletes records the broker has acknowledged; unknown seqs (already evicted or removed) are ignored. */
+  /**
+   * Deletes records the broker has acknowledged; unknown seqs (already evicted or removed) are ignored.
+   *
+   * The deletion does not wait for a disk flush: LMDB commits it on its writer thread, batched with the
+   * others of this moment, and the records are treated as gone at once (not read, not counted). A crash
+   * before that commit leaves them to be sent again after the restart, which the cloud's unique
+   * (gateway, seq) keys make harmless. A synchronous commit here cost an fsync per acknowledged batch on
+   * the event loop: at a busy door, as many as the opens themselves.
+   */
   remove(channel: UplinkChannel, seqs: readonly number[]): void {
-    let depth = 0;
+    const pending = this.removing[channel];
+    const batch: number[] = [];
     let bytes = 0;
-    this.root.transactionSync(() => {
-      for (const seq of seqs) {
-        const json = this.channels[channel].get(seq);
-        if (json === undefined) continue;
-        this.channels[channel].removeSync(seq);
-        depth += 1;
-        bytes += Buffer.byteLength(json) + RECORD_OVERHEAD_BYTES;
-      }
+    for (const seq of seqs) {
+      if (pending.has(seq)) continue;
+      const json = this.channels[channel].get(seq);
+      if (json === undefined) continue;
+      pending.add(seq);
+      batch.push(seq);
+      bytes += Buffer.byteLength(json) + RECORD_OVERHEAD_BYTES;
+    }
+    if (batch.length === 0) return;
+    const removals = batch.map((seq) => this.channels[channel].remove(seq));
+    this.inFlightRemovals = Promise.all([this.inFlightRemovals, ...removals]).then(
+      () => undefined,
+      (error: unknown) => this.log.error('acknowledged records could not be deleted; they will be sent again', { channel, firstSeq: batch[0], error: String(error) }),
+    );
+    void Promise.allSettled(removals).then(() => {
+      for (const seq of batch) pending.delete(seq);
     });
-    this.counts[channel].depth -= depth;
+    this.counts[channel].depth -= batch.length;
     this.counts[channel].bytes -= bytes;
     this.updateAlarm();
-    if (depth > 0) this.emit('removed');
+    this.emit('removed');
   }
+
+  /** Resolves once every deletion asked for so far is committed (before closing the store). */
+  removalsCommitted(): Promise<void> {
+    return this.inFlightRemovals;
+  }
+
+  private readonly removing = Object.fromEntries(UPLINK_CHANNELS.map((c) => [c, new Set<number>()])) as Record<UplinkChannel, Set<number>>;
+  private inFlightRemovals: Promise<void> = Promise.resolve();
 
   /** The next sequence number the outbox will assign (for tests and diagnostics). */
   nextSeq(): number {
@@ -150,7 +178,7 @@ export class Outbox extends EventEmitter<{ appended: [UplinkChannel]; removed: [
   }
 
   stats(): OutboxStats {
-    const firstKeys = UPLINK_CHANNELS.flatMap((c) => [...this.channels[c].getKeys({ limit: 1 })] as number[]);
+    const firstKeys = UPLINK_CHANNELS.flatMap((c) => ([...this.channels[c].getKeys({ limit: this.removing[c].size + 1 })] as number[]).filter((k) => !this.removing[c].has(k)).slice(0, 1));
     const depth = UPLINK_CHANNELS.reduce((sum, c) => sum + this.counts[c].depth, 0);
     return {
       depth,
@@ -180,6 +208,7 @@ export class Outbox extends EventEmitter<{ appended: [UplinkChannel]; removed: [
     const overAlarm = channel === 'telemetry' && total + bytes > quota * this.limits.alarmRatio;
     for (const { key, value } of this.channels.telemetry.getRange({})) {
       if (!overAlarm && total - freed + bytes <= quota) break;
+      if (this.removing.telemetry.has(key as number)) continue; // acknowledged, already left the counts
       const recordBytes = Buffer.byteLength(value) + RECORD_OVERHEAD_BYTES;
       evict.push({ seq: key as number, bytes: recordBytes });
       freed += recordBytes;
