@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { and, eq } from 'drizzle-orm';
+import { and, count, eq } from 'drizzle-orm';
 import { newPhone, openToken, startDoorRig, waitFor, type DoorRig, type IssuedKey, type Phone } from '../../../test/door-rig.js';
 import { doorAccessEvents } from './doors.schema.js';
 
@@ -200,5 +200,19 @@ describe('online opening', () => {
     expect(res.body['reason']).toBe('revoked');
     const finance = await (await import('../../../test/actors.js')).createStaff(rig.h, rig.company.id, 'finance', [rig.community.id]);
     expect((await rig.request('POST', `/v1/door-credentials/${key.credentialId}/revoke`, finance.headers, { reason: 'phone-lost' })).status).toBe(403);
+  });
+
+  it('tells an address that floods the open endpoint with refused tokens to wait, without recording the flood', async () => {
+    const flood = { 'x-forwarded-for': '203.0.113.7' };
+    const [before] = await rig.h.deps.db.select({ n: count() }).from(doorAccessEvents);
+    for (let i = 0; i < 30; i += 1) expect((await rig.request('POST', `/v1/doors/${rig.doors.A.id}/open`, flood, { token: `garbage${i}` })).status).toBe(403);
+    const limited = await rig.request('POST', `/v1/doors/${rig.doors.A.id}/open`, flood, { token: openToken(phone, key, rig.doors.A.code, 'online') });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    const [after] = await rig.h.deps.db.select({ n: count() }).from(doorAccessEvents);
+    expect(after!.n - before!.n).toBe(30);
+    // Another address is not affected.
+    const other = await rig.request('POST', `/v1/doors/${rig.doors.A.id}/open`, { 'x-forwarded-for': '198.51.100.2' }, { token: openToken(phone, key, rig.doors.A.code, 'online') });
+    expect(other.status).toBe(200);
   });
 });

@@ -10,13 +10,14 @@ import { decodeCursor, keysetPage } from '../../http/paging.js';
 import { Problem } from '../../http/problem.js';
 import { bearerSecurity, CommunityParams, jsonBody, jsonResponse, staffOnly } from '../../http/route-kit.js';
 import { createRouter } from '../../http/router.js';
-import { recordAudit } from '../audit/audit-log.js';
+import { clientIp, recordAudit } from '../audit/audit-log.js';
 import { sessions } from '../auth/auth.schema.js';
 import { units } from '../estate/estate.schema.js';
 import { loadScopedCommunity } from '../estate/estate.service.js';
 import { loadScopedGateway } from '../gateways/gateways.service.js';
 import { requireMembership, requirePrimaryOwner } from '../people/membership.js';
 import { houseMembers } from '../people/people.schema.js';
+import { denialLimiter } from './denial-limiter.js';
 import { forgetOpenContexts, loadAttempt, openDoorOnline } from './door-access.js';
 import { parseDevicePublicKey, publishAfterCommit, revokeCredentials, type Credential } from './door-credentials.js';
 import { claimVisitorPass, createVisitorPass, residentKeys, revokeVisitorPass, staffKey } from './door-holders.js';
@@ -597,14 +598,22 @@ export const doorRoutes = createRouter()
       tags,
       summary: 'Open a door online with a key and a fresh device signature',
       description:
-        'No login: the key (signed by the cloud) and the token’s device signature are the proof. The cloud checks them, the gateway checks them again and drives the lock, and the answer arrives in this request: 200 opened; 403 `door-denied` with `reason`; 502 `door-failed` (the lock did not open); 503 `door-unreachable` (gateway offline: use the QR code); 504 `door-state-unknown` (no answer in time: the door may have opened).',
+        'No login: the key (signed by the cloud) and the token’s device signature are the proof. The cloud checks them, the gateway checks them again and drives the lock, and the answer arrives in this request: 200 opened; 403 `door-denied` with `reason`; 502 `door-failed` (the lock did not open); 503 `door-unreachable` (gateway offline: use the QR code); 504 `door-state-unknown` (no answer in time: the door may have opened). An address refused 30 times in a minute gets 429 until the minute is over.',
       request: { params: DoorParams, body: jsonBody(OpenRequest) },
-      responses: { 200: jsonResponse(OpenResponse, 'Opened'), ...problemResponses(400, 403, 404, 415, 502, 503, 504) },
+      responses: { 200: jsonResponse(OpenResponse, 'Opened'), ...problemResponses(400, 403, 404, 415, 429, 502, 503, 504) },
     }),
     async (c) => {
       const { doorId } = c.req.valid('param');
       const { token } = c.req.valid('json');
-      const result = await openDoorOnline(c.get('deps'), doorId, token);
-      return c.json(result, 200);
+      const deps = c.get('deps');
+      const limiter = denialLimiter(deps);
+      const ip = clientIp(c);
+      limiter.check(ip);
+      try {
+        return c.json(await openDoorOnline(deps, doorId, token), 200);
+      } catch (error) {
+        if (error instanceof Problem && error.kind === 'door-denied') limiter.denied(ip);
+        throw error;
+      }
     },
   );
