@@ -48,18 +48,23 @@ function doorNames(page: Page) {
   return page.locator('.door .door-name').allTextContents();
 }
 
-/** What a door's reader sees: the QR code on screen, photographed (a PNG screenshot) and decoded. */
+/**
+ * What a door's reader sees: the QR code on screen, photographed (a PNG screenshot) and decoded. Like a
+ * reader, it looks again when a frame cannot be read (the code may be redrawn for a new slot mid-shot).
+ */
 async function readQr(page: Page, selector = '.qr-card svg.qr'): Promise<string> {
-  const shot = await page.locator(selector).screenshot();
-  const png = PNG.sync.read(shot);
-  // jsqr is CommonJS: its function is module.exports and, as its types say, module.exports.default.
-  const code = jsqr.default(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.byteLength), png.width, png.height);
-  if (!code) {
-    const file = `/tmp/estate-unreadable-qr-${Date.now()}.png`;
-    await writeFile(file, shot);
-    throw new Error(`no QR code could be read from the screenshot (${file})`);
+  let shot: Buffer = Buffer.alloc(0);
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    shot = await page.locator(selector).screenshot();
+    const png = PNG.sync.read(shot);
+    // jsqr is CommonJS: its function is module.exports and, as its types say, module.exports.default.
+    const code = jsqr.default(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.byteLength), png.width, png.height);
+    if (code) return code.data;
+    await new Promise((r) => setTimeout(r, 300));
   }
-  return code.data;
+  const file = `/tmp/estate-unreadable-qr-${Date.now()}.png`;
+  await writeFile(file, shot);
+  throw new Error(`no QR code could be read from the screenshot (${file})`);
 }
 
 /** The time slot an open token was signed for (virtual-key.ts: after the credential and the door code). */
@@ -191,6 +196,64 @@ describe('doors in the resident H5', () => {
     }
     expect(problems).toEqual([]);
   });
+
+  it('starts with no network from the service worker’s copy of the app, and its QR code opens the door', async () => {
+    const worker = await rig.h.app.request('/h5/sw.js');
+    expect(worker.status).toBe(200);
+    expect(worker.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(worker.headers.get('cache-control')).toBe('no-cache');
+    expect(worker.headers.get('content-security-policy')).toBe(PAGE_CSP);
+    expect(worker.headers.get('service-worker-allowed')).toBe('/h5');
+    expect(await worker.text()).toMatch(/^const SHELL = \{"version":"[0-9a-f]{16}","urls":\["\/h5",/m);
+
+    // Online: the keys are fetched and kept, and the worker has kept the app shell and controls the page.
+    const { page, context, problems } = await ownerPhone('#/doors');
+    await page.locator('.door').first().waitFor();
+    await page.getByText(/钥匙更新于/).waitFor();
+    expect(await page.evaluate('navigator.serviceWorker.ready.then((r) => r.active.scriptURL)')).toBe(`${site.baseUrl}/h5/sw.js`);
+    await page.waitForFunction('navigator.serviceWorker.controller !== null');
+    const kept = JSON.parse(
+      (await page.evaluate('caches.keys().then(async (names) => JSON.stringify({ names, paths: (await (await caches.open(names[0])).keys()).map((r) => new URL(r.url).pathname) }))')) as string,
+    ) as { names: string[]; paths: string[] };
+    expect(kept.names).toEqual([expect.stringMatching(/^estate-h5-shell-[0-9a-f]{16}$/)]);
+    expect(kept.paths).toEqual(
+      expect.arrayContaining(['/h5', '/h5/app.js', '/h5/doors.js', '/h5/door-qr.js', '/h5/h5.css', '/assets/api.js', '/assets/door-token.js', '/assets/qr.js', '/assets/base.css', '/assets/vendor/qrcode.mjs']),
+    );
+    expect(kept.paths.filter((p) => p.startsWith('/v1/'))).toEqual([]);
+    await rig.gatewayHasKeys();
+
+    await context.setOffline(true);
+    try {
+      // The page loads with no network and shows the kept keys, not the login form or an error.
+      await page.reload();
+      await page.getByRole('heading', { name: '开门', level: 1 }).waitFor();
+      await page.getByText(/当前无网络：显示这部手机保存的钥匙/).waitFor();
+      expect(await doorNames(page)).toEqual(['North gate', 'Building A entrance']);
+      // The API is never answered from the worker's cache: with no network, asking fails.
+      expect(await page.evaluate('fetch("/v1/me").then((r) => `answered ${r.status}`, () => "failed")')).toBe('failed');
+
+      await doorRow(page, 'Building A entrance').getByRole('link', { name: '二维码开门', exact: true }).click();
+      await page.locator('.qr-card svg.qr').waitFor();
+      await page.reload();
+      await page.locator('.qr-card svg.qr').waitFor();
+      await page.getByText('当前无网络：二维码仍然可以开门').waitFor();
+      // Photographed mid-slot, so the code is not redrawn (a new slot) while the screenshot is taken.
+      await page.locator('.qr-countdown', { hasText: /^4 秒后更新$/ }).waitFor({ timeout: 8_000 });
+      const token = await readQr(page);
+      const before = rig.doors.A.lock.unlocks;
+      expect((await rig.scan(rig.doors.A.code, token)).body).toMatchObject({ outcome: 'opened' });
+      expect(rig.doors.A.lock.unlocks).toBe(before + 1);
+      await page.screenshot({ path: '/tmp/estate-h5-offline-start-qr.png', fullPage: true });
+
+      // A link with the trailing slash (as visitor passes are sent) is redirected by the worker too.
+      await page.goto(`${site.baseUrl}/h5/#/doors`);
+      await page.getByText(/当前无网络：显示这部手机保存的钥匙/).waitFor();
+      expect(page.url()).toBe(`${site.baseUrl}/h5#/doors`);
+    } finally {
+      await context.setOffline(false);
+    }
+    expect(problems).toEqual([]);
+  }, 40_000);
 
   it('lets the owner pass a visitor the doors: the visitor claims the link on their own phone and opens the gate by QR', async () => {
     const { page, problems } = await ownerPhone(`#/house/${rig.estate.houses['A-1-101']}`);
