@@ -13,7 +13,7 @@ import { createRouter } from '../../http/router.js';
 import { clientIp, recordAudit } from '../audit/audit-log.js';
 import { sessions } from '../auth/auth.schema.js';
 import { units } from '../estate/estate.schema.js';
-import { loadScopedCommunity } from '../estate/estate.service.js';
+import { scopedCommunity } from '../estate/estate.service.js';
 import { loadScopedGateway } from '../gateways/gateways.service.js';
 import { requireMembership, requirePrimaryOwner } from '../people/membership.js';
 import { houseMembers } from '../people/people.schema.js';
@@ -124,9 +124,8 @@ export const doorRoutes = createRouter()
     }),
     async (c) => {
       const { communityId } = c.req.valid('param');
-      const staff = requireStaff(c, 'door:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      await scopedCommunity(c, 'door:read', communityId);
       const rows = await db.select().from(doors).where(and(eq(doors.communityId, communityId), isNull(doors.removedAt))).orderBy(asc(doors.code));
       return c.json({ items: await doorViews(db, rows) }, 200);
     },
@@ -146,9 +145,8 @@ export const doorRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const body = c.req.valid('json');
-      const staff = requireStaff(c, 'door:manage', communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, communityId);
+      await scopedCommunity(c, 'door:manage', communityId);
       const { door, lockSecret } = await createDoor(deps, communityId, body);
       forgetOpenContexts(deps);
       await recordAudit(c, { action: 'door.create', outcome: 'success', communityId, targetKind: 'door', targetId: door.id, details: { code: door.code, lockId: door.lockId, gatewayId: door.gatewayId } });
@@ -188,9 +186,8 @@ export const doorRoutes = createRouter()
     }),
     async (c) => {
       const { communityId } = c.req.valid('param');
-      const staff = requireStaff(c, 'door:manage', communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, communityId);
+      await scopedCommunity(c, 'door:manage', communityId);
       const signer = await deps.db.transaction((tx) => rotateIn(deps, tx, communityId));
       forgetOpenContexts(deps);
       await publishAfterCommit(deps, { keySet: [communityId] });
@@ -214,9 +211,8 @@ export const doorRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
-      const staff = requireStaff(c, 'door:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      await scopedCommunity(c, 'door:read', communityId);
       const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string(), z.string()])) : null;
       const e = doorAccessEvents;
       const rows = await db
@@ -278,9 +274,8 @@ export const doorRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
-      const staff = requireStaff(c, 'door:read', communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, communityId);
+      await scopedCommunity(c, 'door:read', communityId);
       const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string(), z.string()])) : null;
       const k = doorCredentials;
       const rows = await deps.db
@@ -317,9 +312,8 @@ export const doorRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
-      const staff = requireStaff(c, 'door:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      await scopedCommunity(c, 'door:read', communityId);
       const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string(), z.string(), z.number()])) : null;
       const rows = await db
         .select({ event: lockEvents, doorName: doors.name })
@@ -390,9 +384,8 @@ export const doorRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const staff = requireStaff(c, 'door:key', body.communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, body.communityId);
+      const { staff } = await scopedCommunity(c, 'door:key', body.communityId);
       const credential = await staffKey(deps, staff, body.communityId, parseDevicePublicKey(body.devicePublicKey));
       await recordAudit(c, { action: 'door.staff_key', outcome: 'success', communityId: body.communityId, targetKind: 'door_credential', targetId: credential.id });
       const [view] = await keyViews(deps.db, [credential]);

@@ -11,7 +11,7 @@ import { recordAudit, type AuditAction } from '../audit/audit-log.js';
 import { houseMembers } from '../people/people.schema.js';
 import { communities, houses } from './estate.schema.js';
 import { assertDatabaseTimeZone, TimeZone } from './estate-values.js';
-import { communityTotals, communityView, listBuildingsWithUnits, loadScopedCommunity } from './estate.service.js';
+import { communityTotals, communityView, listBuildingsWithUnits, scopedCommunity } from './estate.service.js';
 import { Limit, Offset } from '../../http/paging.js';
 import { bearerSecurity, CommunityParams, humanText, isUniqueViolation, jsonBody, jsonResponse, signedIn, staffOnly } from '../../http/route-kit.js';
 import { membershipIsLive } from '../people/membership.js';
@@ -151,9 +151,8 @@ export const communityRoutes = createRouter()
     }),
     async (c) => {
       const { communityId } = c.req.valid('param');
-      const staff = requireStaff(c, 'community:read', communityId);
       const { db } = c.get('deps');
-      const community = await loadScopedCommunity(db, staff, communityId);
+      const { community } = await scopedCommunity(c, 'community:read', communityId);
       return c.json({ ...communityView(community), totals: await communityTotals(db, communityId) }, 200);
     },
   )
@@ -174,9 +173,8 @@ export const communityRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const { limit, offset } = c.req.valid('query');
-      const staff = requireStaff(c, 'community:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      await scopedCommunity(c, 'community:read', communityId);
       return c.json(await listBuildingsWithUnits(db, communityId, limit, offset), 200);
     },
   );

@@ -1,6 +1,9 @@
 import { and, asc, count, eq, ilike, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { z } from '@hono/zod-openapi';
-import type { StaffPrincipal } from '../../context.js';
+import type { Context } from 'hono';
+import type { AppEnv, StaffPrincipal } from '../../context.js';
+import { requireStaff } from '../../http/auth-middleware.js';
+import type { Permission } from '../rbac/permissions.js';
 import { maskIdNumber, maskPhone, type PiiVault } from '../../crypto/pii.js';
 import type { Database } from '../../db/client.js';
 import { rowsOf } from '../../db/migrate.js';
@@ -24,6 +27,18 @@ export async function loadScopedCommunity(db: Database, staff: StaffPrincipal, c
     .where(and(eq(communities.id, communityId), eq(communities.companyId, staff.companyId)));
   if (!community || !staff.communityIds.has(community.id)) throw new Problem('forbidden', 'You are not assigned to this community');
   return community;
+}
+
+/**
+ * The staff member acting in a route and the community they act on: the role holds `permission`, and
+ * the community is theirs (loadScopedCommunity). Every community-scoped staff route starts with this.
+ *
+ * @example
+ * const { staff, community } = await scopedCommunity(c, 'door:read', communityId);
+ */
+export async function scopedCommunity(c: Context<AppEnv>, permission: Permission, communityId: string): Promise<{ staff: StaffPrincipal; community: Community }> {
+  const staff = requireStaff(c, permission, communityId);
+  return { staff, community: await loadScopedCommunity(c.get('deps').db, staff, communityId) };
 }
 
 /** The API shape of a community. */

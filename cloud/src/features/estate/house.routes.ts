@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
-import { requireStaff } from '../../http/auth-middleware.js';
 import { problemResponses } from '../../http/openapi.js';
 import { createRouter } from '../../http/router.js';
 import { recordAudit, type AuditAction } from '../audit/audit-log.js';
@@ -8,7 +7,7 @@ import { MEMBER_ROLES } from '../people/people.schema.js';
 import { roleCan } from '../rbac/permissions.js';
 import { HOUSE_STATUSES, houses } from './estate.schema.js';
 import { canonicalArea, FloorAreaM2 } from './estate-values.js';
-import { houseView, housePeople, listHouses, loadHouse, loadScopedCommunity } from './estate.service.js';
+import { houseView, housePeople, listHouses, loadHouse, scopedCommunity } from './estate.service.js';
 import { Cursor, Limit } from '../../http/paging.js';
 import { bearerSecurity, CommunityParams, jsonBody, jsonResponse, staffOnly } from '../../http/route-kit.js';
 
@@ -98,9 +97,8 @@ export const houseRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const { building, status, q, limit, cursor } = c.req.valid('query');
-      const staff = requireStaff(c, 'community:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      const { staff } = await scopedCommunity(c, 'community:read', communityId);
       const page = await listHouses(db, communityId, { buildingId: building, status, q }, { limit, cursor }, roleCan(staff.role, 'resident:read'));
       return c.json(page, 200);
     },
@@ -121,9 +119,8 @@ export const houseRoutes = createRouter()
     }),
     async (c) => {
       const { communityId, houseId } = c.req.valid('param');
-      const staff = requireStaff(c, 'community:read', communityId);
       const { db, vault } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      const { staff } = await scopedCommunity(c, 'community:read', communityId);
       const house = houseView(await loadHouse(db, communityId, houseId));
       if (!roleCan(staff.role, 'resident:read')) return c.json(house, 200);
       return c.json({ ...house, ...(await housePeople(db, vault, houseId)) }, 200);
@@ -144,9 +141,8 @@ export const houseRoutes = createRouter()
     async (c) => {
       const { communityId, houseId } = c.req.valid('param');
       const patch = c.req.valid('json');
-      const staff = requireStaff(c, 'house:write', communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, communityId);
+      await scopedCommunity(c, 'house:write', communityId);
       const updated = await deps.db.transaction(async (tx) => {
         const row = await loadHouse(tx, communityId, houseId, true);
         const before = { status: row.house.status, floorAreaM2: row.house.floorAreaM2 };

@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, count, eq, gt, like, sql, type SQL } from 'drizzle-orm';
-import { requireStaff } from '../../http/auth-middleware.js';
 import { problemResponses } from '../../http/openapi.js';
 import { createRouter } from '../../http/router.js';
 import { parkingLots, parkingSpaces, vehicles } from '../parking/parking.schema.js';
@@ -8,7 +7,7 @@ import { residents } from '../people/people.schema.js';
 import { roleCan } from '../rbac/permissions.js';
 import { houses } from './estate.schema.js';
 import { normalizePlate } from './estate-values.js';
-import { loadScopedCommunity } from './estate.service.js';
+import { scopedCommunity } from './estate.service.js';
 import { Cursor, decodeCursor, keysetPage, Limit, Offset } from '../../http/paging.js';
 import { bearerSecurity, CommunityParams, containsPattern, jsonResponse, staffOnly } from '../../http/route-kit.js';
 
@@ -65,9 +64,8 @@ export const parkingRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const { limit, offset } = c.req.valid('query');
-      const staff = requireStaff(c, 'parking:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      await scopedCommunity(c, 'parking:read', communityId);
       const kindCount = (kind: string) => sql<number>`(count(${parkingSpaces.id}) filter (where ${parkingSpaces.kind} = ${kind}))::int`;
       const [rows, [total]] = await Promise.all([
         db
@@ -116,9 +114,8 @@ export const parkingRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const { plate, limit, cursor } = c.req.valid('query');
-      const staff = requireStaff(c, 'parking:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      const { staff } = await scopedCommunity(c, 'parking:read', communityId);
       const conditions: SQL[] = [eq(vehicles.communityId, communityId)];
       // Stored plates are already normalised (upper case), so a plain LIKE matches what the guard typed.
       if (plate) conditions.push(like(vehicles.plate, containsPattern(plate)));

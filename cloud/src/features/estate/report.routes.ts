@@ -1,9 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireStaff } from '../../http/auth-middleware.js';
 import { problemResponses } from '../../http/openapi.js';
 import { createRouter } from '../../http/router.js';
 import { HOUSE_STATUSES } from './estate.schema.js';
-import { feeBasis, loadScopedCommunity } from './estate.service.js';
+import { feeBasis, scopedCommunity } from './estate.service.js';
 import { bearerSecurity, CommunityParams, jsonResponse, staffOnly } from '../../http/route-kit.js';
 
 const Area = z.string().openapi({ example: '189.75', description: 'm², exact decimal sum' });
@@ -36,9 +35,8 @@ export const reportRoutes = createRouter().openapi(
   }),
   async (c) => {
     const { communityId } = c.req.valid('param');
-    const staff = requireStaff(c, 'finance:read', communityId);
     const { db } = c.get('deps');
-    const community = await loadScopedCommunity(db, staff, communityId);
+    const { community } = await scopedCommunity(c, 'finance:read', communityId);
     return c.json({ communityId, communityName: community.name, ...(await feeBasis(db, communityId)) }, 200);
   },
 );

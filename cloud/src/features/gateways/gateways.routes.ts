@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { GatewayConfig } from '@estate/protocol';
-import { requireStaff } from '../../http/auth-middleware.js';
 import { problemResponses } from '../../http/openapi.js';
 import { Problem } from '../../http/problem.js';
 import { createRouter } from '../../http/router.js';
 import { bearerSecurity, CommunityParams, jsonBody, jsonResponse, staffOnly } from '../../http/route-kit.js';
 import { recordAudit } from '../audit/audit-log.js';
-import { loadScopedCommunity } from '../estate/estate.service.js';
+import { scopedCommunity } from '../estate/estate.service.js';
 import { hashPassword } from '../staff/passwords.js';
 import type { AppDeps } from '../../context.js';
 import { commandView, sendCommand, loadCommand, waitForResult } from './gateway-commands.js';
@@ -55,9 +54,8 @@ export const gatewayRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const { name } = c.req.valid('json');
-      const staff = requireStaff(c, 'gateway:manage', communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, communityId);
+      await scopedCommunity(c, 'gateway:manage', communityId);
       const id = randomUUID();
       const password = newGatewayPassword();
       const config = await buildGatewayConfig(deps, { id, communityId, config: {} }, password);
@@ -83,9 +81,8 @@ export const gatewayRoutes = createRouter()
     }),
     async (c) => {
       const { communityId } = c.req.valid('param');
-      const staff = requireStaff(c, 'gateway:read', communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, communityId);
+      await scopedCommunity(c, 'gateway:read', communityId);
       const rows = await deps.db.select().from(gateways).where(eq(gateways.communityId, communityId)).orderBy(asc(gateways.name), asc(gateways.id));
       const devices = rows.length
         ? await deps.db.select().from(gatewayDevices).where(inArray(gatewayDevices.gatewayId, rows.map((r) => r.id))).orderBy(asc(gatewayDevices.deviceId))

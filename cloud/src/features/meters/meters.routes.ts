@@ -10,7 +10,7 @@ import { bearerSecurity, CommunityParams, invalid, isUniqueViolation, jsonBody, 
 import { createRouter } from '../../http/router.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { houses } from '../estate/estate.schema.js';
-import { loadScopedCommunity } from '../estate/estate.service.js';
+import { scopedCommunity } from '../estate/estate.service.js';
 import { gateways } from '../gateways/gateways.schema.js';
 import type { Permission } from '../rbac/permissions.js';
 import { billingPoint, meterFacts } from './meter-facts.js';
@@ -45,9 +45,8 @@ export const meterListRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
-      const staff = requireStaff(c, 'meter:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      await scopedCommunity(c, 'meter:read', communityId);
       const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string()]))[0] : undefined;
       const rows = await db
         .select()
@@ -85,9 +84,8 @@ export const meterListRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const body = c.req.valid('json');
-      const staff = requireStaff(c, 'meter:write', communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, communityId);
+      await scopedCommunity(c, 'meter:write', communityId);
       if (body.houseId) {
         const [house] = await deps.db.select({ id: houses.id }).from(houses).where(and(eq(houses.id, body.houseId), eq(houses.communityId, communityId)));
         if (!house) invalid('houseId', 'is not a house of this community');

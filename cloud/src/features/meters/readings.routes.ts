@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, desc, eq, lt } from 'drizzle-orm';
-import { requireResident, requireStaff } from '../../http/auth-middleware.js';
+import { requireResident } from '../../http/auth-middleware.js';
 import { problemResponses } from '../../http/openapi.js';
 import { Cursor, decodeCursor, keysetPage, Limit } from '../../http/paging.js';
 import { Problem } from '../../http/problem.js';
@@ -8,7 +8,7 @@ import { bearerSecurity, CommunityParams, invalid, jsonResponse, signedIn, staff
 import { createRouter } from '../../http/router.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { houses } from '../estate/estate.schema.js';
-import { loadScopedCommunity } from '../estate/estate.service.js';
+import { scopedCommunity } from '../estate/estate.service.js';
 import { gateways, ingestRejections } from '../gateways/gateways.schema.js';
 import { requireMembership } from '../people/membership.js';
 import { readRosterFile } from '../roster/roster-file.js';
@@ -48,9 +48,8 @@ export const readingRoutes = createRouter()
     }),
     async (c) => {
       const { communityId, houseId } = c.req.valid('param');
-      const staff = requireStaff(c, 'meter:read', communityId);
       const deps = c.get('deps');
-      await loadScopedCommunity(deps.db, staff, communityId);
+      await scopedCommunity(c, 'meter:read', communityId);
       const [house] = await deps.db.select({ id: houses.id }).from(houses).where(and(eq(houses.id, houseId), eq(houses.communityId, communityId)));
       if (!house) throw new Problem('not-found', 'No such house in this community');
       const range = houseRange(c.req.valid('query'), deps.now().getTime());
@@ -113,9 +112,8 @@ export const readingRoutes = createRouter()
     }),
     async (c) => {
       const { communityId } = c.req.valid('param');
-      const staff = requireStaff(c, 'meter:write', communityId);
       const deps = c.get('deps');
-      const community = await loadScopedCommunity(deps.db, staff, communityId);
+      const { staff, community } = await scopedCommunity(c, 'meter:write', communityId);
       const form = await c.req.parseBody();
       const file = form['file'];
       if (!(file instanceof File)) invalid('file', 'send the readings file in the multipart field "file"');
@@ -142,9 +140,8 @@ export const readingRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
-      const staff = requireStaff(c, 'meter:read', communityId);
       const { db } = c.get('deps');
-      await loadScopedCommunity(db, staff, communityId);
+      await scopedCommunity(c, 'meter:read', communityId);
       const before = q.cursor ? decodeCursor(q.cursor, z.tuple([z.number().int()]))[0] : undefined;
       const rows = await db
         .select({ r: ingestRejections })
