@@ -1,5 +1,6 @@
 import { withQuery } from '/assets/api.js';
-import { dataTable, errorBox, formatTime, h } from '/assets/dom.js';
+import { dataTable, formatTime, h } from '/assets/dom.js';
+import { cursorPager } from './pager.js';
 
 const OUTCOME = { success: ['成功', 'badge-ok'], failure: ['失败', 'badge-danger'], denied: ['拒绝', 'badge-warn'] };
 const ACTIONS = {
@@ -46,24 +47,8 @@ export function renderAudit({ api }) {
     [],
     '暂无审计记录 No audit events',
   );
-  const message = h('div');
-  const more = h('button', { type: 'button', hidden: true }, '加载更多 Load more');
-  let cursor = null;
-  async function load() {
-    more.disabled = true;
-    try {
-      const page = await api.get(withQuery('/v1/audit-events', { limit: 50, cursor }));
-      table.addRows(page.items);
-      cursor = page.nextCursor ?? null;
-      more.hidden = !cursor;
-    } catch (error) {
-      message.replaceChildren(errorBox(error));
-    } finally {
-      more.disabled = false;
-    }
-  }
-  more.addEventListener('click', () => void load());
-  void load();
+  const { message, more, load } = cursorPager(table, (cursor) => api.get(withQuery('/v1/audit-events', { limit: 50, cursor })));
+  void load(true);
   return h('div', { class: 'card' }, message, table.element, h('div', { class: 'pager' }, more));
 }
 

@@ -1,5 +1,6 @@
 import { withQuery } from '/assets/api.js';
 import { bilingual, dataTable, errorBox, formatTime, h, toast } from '/assets/dom.js';
+import { cursorPager } from './pager.js';
 import { ACCESS_METHODS, ACCESS_OUTCOMES, DOOR_KINDS, HOLDER_KINDS, outcomeBadge, reasonText } from '/assets/door-texts.js';
 
 const PAGE_SIZE = 50;
@@ -120,31 +121,13 @@ function accessCard(api, base) {
     [],
     '没有符合条件的开门记录 No access records match',
   );
-  const message = h('div');
-  const more = h('button', { type: 'button', hidden: true }, '加载更多 Load more');
-  let cursor = null;
-
-  async function load(reset) {
-    message.replaceChildren();
-    more.disabled = true;
-    try {
-      if (reset) cursor = null;
-      const page = await api.get(withQuery(`${base}/door-access`, { outcome: outcome.value, method: method.value, door: door.value, limit: PAGE_SIZE, cursor }));
-      if (reset) table.clear();
-      table.addRows(page.items);
-      cursor = page.nextCursor ?? null;
-      more.hidden = !cursor;
-    } catch (error) {
-      message.replaceChildren(errorBox(error));
-    } finally {
-      more.disabled = false;
-    }
-  }
+  const { message, more, load } = cursorPager(table, (cursor) =>
+    api.get(withQuery(`${base}/door-access`, { outcome: outcome.value, method: method.value, door: door.value, limit: PAGE_SIZE, cursor })),
+  );
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
     void load(true);
   });
-  more.addEventListener('click', () => void load(false));
   void load(true);
 
   return {

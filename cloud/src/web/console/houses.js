@@ -1,5 +1,6 @@
 import { withQuery } from '/assets/api.js';
 import { bilingual, dataTable, errorBox, h } from '/assets/dom.js';
+import { cursorPager } from './pager.js';
 
 export const HOUSE_STATUS = {
   occupied: ['已入住', 'badge-ok'],
@@ -47,32 +48,16 @@ export function renderHouses({ api, community }) {
     [],
     '没有符合条件的房屋 No houses match',
   );
-  const message = h('div');
-  const more = h('button', { type: 'button', hidden: true }, '加载更多 Load more');
-  let cursor = null;
-
-  async function load(reset) {
-    message.replaceChildren();
-    more.disabled = true;
-    try {
-      if (reset) cursor = null;
-      const page = await api.get(withQuery(`${base}/houses`, { q: q.value.trim(), status: status.value, limit: PAGE_SIZE, cursor }));
-      if (reset) table.clear();
-      table.addRows(page.items, (row) => openHouse(api, base, row.id));
-      cursor = page.nextCursor ?? null;
-      more.hidden = !cursor;
-    } catch (error) {
-      message.replaceChildren(errorBox(error));
-    } finally {
-      more.disabled = false;
-    }
-  }
+  const { message, more, load } = cursorPager(
+    table,
+    (cursor) => api.get(withQuery(`${base}/houses`, { q: q.value.trim(), status: status.value, limit: PAGE_SIZE, cursor })),
+    (page) => table.addRows(page.items, (row) => openHouse(api, base, row.id)),
+  );
 
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
     void load(true);
   });
-  more.addEventListener('click', () => void load(false));
 
   api
     .get(base)
