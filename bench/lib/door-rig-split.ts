@@ -9,11 +9,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { eq } from 'drizzle-orm';
 import type { GatewayConfig, RosterDoor } from '@estate/protocol';
-import { createCompany, createResident, createStaff } from '../../cloud/test/actors.js';
-import { startDoorRig, waitFor, type IssuedKey, type Phone } from '../../cloud/test/door-rig.js';
+import { addRigOwner, registerRigDoors, seedDoorCommunity, startDoorRig, waitFor, type IssuedKey, type Phone } from '../../cloud/test/door-rig.js';
 import { createHarness, type Harness, type HarnessOptions } from '../../cloud/test/harness.js';
-import { doorHandlers } from '../../cloud/src/features/doors/door-access.js';
-import { addMember, seedEstate } from '../../cloud/src/features/estate/estate.test-fixture.js';
 import { attachGatewayBroker } from '../../cloud/src/features/gateways/gateway-broker.js';
 import { gateways } from '../../cloud/src/features/gateways/gateways.schema.js';
 import { fromHr, type DoorVersions, type FromGatewayProcess, type GatewayCall, type GatewayCalls, type ProcessSample, type ToGatewayProcess } from './door-gateway-ipc.js';
@@ -165,21 +162,10 @@ async function startSplitDoorRig(options: RigOptions): Promise<BenchDoorRig> {
     await h.close();
   };
   try {
-    mqtt = await attachGatewayBroker(h.deps, { readings: { handle: async () => undefined }, doors: doorHandlers(h.deps), retry: { firstDelayMs: 10, maxDelayMs: 50 } });
-    const { company, communities } = await createCompany(h, ['D']);
-    const community = communities['D']!;
-    const estate = await seedEstate(h, community.id, [
-      { name: 'A', units: [{ name: '1', houses: [{ number: '101', floor: 1, area: '88.00' }, { number: '102', floor: 1, area: '90.00' }] }] },
-      { name: 'B', units: [{ name: '1', houses: [{ number: '101', floor: 1, area: '70.00' }] }] },
-    ]);
-    const admin = await createStaff(h, company.id, 'super_admin', [community.id]);
-    const ok = async <T>(method: string, url: string, headers: Record<string, string>, body: unknown, status = 200): Promise<T> => {
-      const res = await h.app.request(url, { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      if (res.status !== status) throw new Error(`${method} ${url}: expected ${status}, got ${res.status}: ${await res.text()}`);
-      return (await res.json()) as T;
-    };
-
-    const provisioned = await ok<{ gateway: { id: string }; config: GatewayConfig }>('POST', `/v1/communities/${community.id}/gateways`, admin.headers, { name: 'Door gateway' }, 201);
+    const seed = await seedDoorCommunity(h);
+    mqtt = seed.mqtt;
+    const { community, estate, admin, provisioned } = seed;
+    const ok = <T>(method: string, url: string, headers: Record<string, string>, body: unknown, status = 200): Promise<T> => seed.ok<T>(seed.request(method, url, headers, body), status);
     const brokerUrl = new URL(provisioned.config.cloud.mqttUrl);
     brokerUrl.hostname = '127.0.0.1';
     const config: GatewayConfig = { ...provisioned.config, cloud: { ...provisioned.config.cloud, mqttUrl: brokerUrl.toString().replace(/\/$/, '') } };
@@ -188,29 +174,11 @@ async function startSplitDoorRig(options: RigOptions): Promise<BenchDoorRig> {
     await call('start', { config, statusEveryMs: options.statusEveryMs });
     await waitFor('the gateway online', async () => (await h.deps.db.select().from(gateways).where(eq(gateways.id, provisioned.gateway.id)))[0]?.state === 'online');
 
-    const specs = [
-      { key: 'gate', name: 'North gate', kind: 'community-gate', buildingId: null },
-      { key: 'A', name: 'Building A entrance', kind: 'building-entrance', buildingId: estate.buildings['A'] },
-      { key: 'B', name: 'Building B entrance', kind: 'building-entrance', buildingId: estate.buildings['B'] },
-    ] as const;
-    const doors = {} as Record<'gate' | 'A' | 'B', BenchDoor>;
-    const locks: { address: string; secret: string }[] = [];
-    for (const [i, spec] of specs.entries()) {
-      const address = `C0:FF:EE:00:00:0${i + 1}`;
-      const created = await ok<{ door: BenchDoor; lockSecret: string }>(
-        'POST',
-        `/v1/communities/${community.id}/doors`,
-        admin.headers,
-        { name: spec.name, kind: spec.kind, buildingId: spec.buildingId, gatewayId: provisioned.gateway.id, lock: { id: `lock-${i + 1}`, address }, holdMs: 1000 },
-        201,
-      );
-      doors[spec.key] = { id: created.door.id, code: created.door.code, name: created.door.name };
-      locks.push({ address, secret: created.lockSecret });
-    }
-    const held = await call('locks', { locks, doors: specs.length });
+    const registered = await registerRigDoors(seed);
+    const doors = Object.fromEntries(registered.map((d) => [d.key, { id: d.id, code: d.code, name: d.name }])) as Record<'gate' | 'A' | 'B', BenchDoor>;
+    const held = await call('locks', { locks: registered.map((d) => ({ address: d.address, secret: d.secret })), doors: registered.length });
 
-    const owner = await createResident(h, '13800000001');
-    await addMember(h, estate.houses['A-1-101']!, owner.resident.id, { role: 'owner', isPrimary: true });
+    const owner = await addRigOwner(h, estate);
 
     const gateway: BenchGateway = {
       readerUrl: held.readerUrl,

@@ -83,6 +83,63 @@ async function startUplink(target: { host: string; port: number }) {
   };
 }
 
+export type DoorKey = 'gate' | 'A' | 'B';
+export type RegisteredDoor = { key: DoorKey; id: string; code: number; name: string; lockId: string; address: string; secret: string };
+
+/**
+ * The cloud half of every door rig: the embedded broker, a community with buildings A and B, a super
+ * admin, and one gateway provisioned through the API. `request` and `ok` call the app as a client would.
+ */
+export async function seedDoorCommunity(h: Harness) {
+  const mqtt: CloudMqtt = await attachGatewayBroker(h.deps, { readings: { handle: async () => undefined }, doors: doorHandlers(h.deps), retry: { firstDelayMs: 10, maxDelayMs: 50 } });
+  const { company, communities } = await createCompany(h, ['D']);
+  const community = communities['D']!;
+  const estate = await seedEstate(h, community.id, [
+    { name: 'A', units: [{ name: '1', houses: [{ number: '101', floor: 1, area: '88.00' }, { number: '102', floor: 1, area: '90.00' }] }] },
+    { name: 'B', units: [{ name: '1', houses: [{ number: '101', floor: 1, area: '70.00' }] }] },
+  ]);
+  const admin = await createStaff(h, company.id, 'super_admin', [community.id]);
+  const request = async (method: string, url: string, headers: Record<string, string>, body?: unknown) =>
+    h.app.request(url, { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const ok = async <T>(res: Response | Promise<Response>, status = 200): Promise<T> => {
+    const r = await res;
+    if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${await r.text()}`);
+    return (await r.json()) as T;
+  };
+  const provisioned = await ok<{ gateway: { id: string }; config: GatewayConfig }>(request('POST', `/v1/communities/${community.id}/gateways`, admin.headers, { name: 'Door gateway' }), 201);
+  return { mqtt, company, community, estate, admin, request, ok, provisioned };
+}
+
+/**
+ * Registers the rig's three doors through the API (a community gate, and the entrances of buildings A
+ * and B), each with a lock at C0:FF:EE:00:00:0n, and returns them with the lock secrets the API made.
+ */
+export async function registerRigDoors(seed: Awaited<ReturnType<typeof seedDoorCommunity>>): Promise<RegisteredDoor[]> {
+  const specs = [
+    { key: 'gate', name: 'North gate', kind: 'community-gate', buildingId: null },
+    { key: 'A', name: 'Building A entrance', kind: 'building-entrance', buildingId: seed.estate.buildings['A'] },
+    { key: 'B', name: 'Building B entrance', kind: 'building-entrance', buildingId: seed.estate.buildings['B'] },
+  ] as const;
+  const out: RegisteredDoor[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const lockId = `lock-${i + 1}`;
+    const address = `C0:FF:EE:00:00:0${i + 1}`;
+    const created = await seed.ok<{ door: { id: string; code: number; name: string }; lockSecret: string }>(
+      seed.request('POST', `/v1/communities/${seed.community.id}/doors`, seed.admin.headers, { name: spec.name, kind: spec.kind, buildingId: spec.buildingId, gatewayId: seed.provisioned.gateway.id, lock: { id: lockId, address }, holdMs: 1000 }),
+      201,
+    );
+    out.push({ key: spec.key, id: created.door.id, code: created.door.code, name: created.door.name, lockId, address, secret: created.lockSecret });
+  }
+  return out;
+}
+
+/** The owner of house A-1-101 the rigs open doors as. */
+export async function addRigOwner(h: Harness, estate: Awaited<ReturnType<typeof seedEstate>>) {
+  const owner = await createResident(h, '13800000001');
+  await addMember(h, estate.houses['A-1-101']!, owner.resident.id, { role: 'owner', isPrimary: true });
+  return owner;
+}
+
 export type DoorRig = Awaited<ReturnType<typeof startDoorRig>>;
 
 /**
@@ -98,26 +155,8 @@ export type DoorRig = Awaited<ReturnType<typeof startDoorRig>>;
  */
 export async function startDoorRig(options: { harness?: HarnessOptions; lockLatencyMs?: number; statusEveryMs?: number } = {}) {
   const h: Harness = await createHarness({ ...options.harness, env: { MQTT_HOST: '127.0.0.1', MQTT_PORT: '0', DOOR_OPEN_WAIT_MS: '1000', ...options.harness?.env } });
-  const readings = { handle: async () => undefined };
-  const mqtt: CloudMqtt = await attachGatewayBroker(h.deps, { readings, doors: doorHandlers(h.deps), retry: { firstDelayMs: 10, maxDelayMs: 50 } });
-  const { company, communities } = await createCompany(h, ['D']);
-  const community = communities['D']!;
-  const estate = await seedEstate(h, community.id, [
-    { name: 'A', units: [{ name: '1', houses: [{ number: '101', floor: 1, area: '88.00' }, { number: '102', floor: 1, area: '90.00' }] }] },
-    { name: 'B', units: [{ name: '1', houses: [{ number: '101', floor: 1, area: '70.00' }] }] },
-  ]);
-  const admin = await createStaff(h, company.id, 'super_admin', [community.id]);
-  const request = async (method: string, url: string, headers: Record<string, string>, body?: unknown) => {
-    const res = await h.app.request(url, { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return res;
-  };
-  const ok = async <T>(res: Response | Promise<Response>, status = 200): Promise<T> => {
-    const r = await res;
-    if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${await r.text()}`);
-    return (await r.json()) as T;
-  };
-
-  const provisioned = await ok<{ gateway: { id: string }; config: GatewayConfig }>(request('POST', `/v1/communities/${community.id}/gateways`, admin.headers, { name: 'Door gateway' }), 201);
+  const seed = await seedDoorCommunity(h);
+  const { mqtt, company, community, estate, admin, request, ok, provisioned } = seed;
   const radio = new SimRadio();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'estate-door-gw-'));
   const brokerUrl = new URL(provisioned.config.cloud.mqttUrl);
@@ -133,27 +172,16 @@ export async function startDoorRig(options: { harness?: HarnessOptions; lockLate
   const gatewayOnline = () => waitFor('the gateway online', async () => (await h.deps.db.select().from(gateways).where(eq(gateways.id, provisioned.gateway.id)))[0]?.state === 'online');
   await gatewayOnline();
 
-  const doors: Record<'gate' | 'A' | 'B', RigDoor> = {} as never;
+  const doors: Record<DoorKey, RigDoor> = {} as never;
   /** Per-lock latency, changeable while running (a slow or unreachable lock). */
-  const latency: Record<'gate' | 'A' | 'B', number> = { gate: options.lockLatencyMs ?? 0, A: options.lockLatencyMs ?? 0, B: options.lockLatencyMs ?? 0 };
-  const specs = [
-    { key: 'gate', name: 'North gate', kind: 'community-gate', buildingId: null },
-    { key: 'A', name: 'Building A entrance', kind: 'building-entrance', buildingId: estate.buildings['A'] },
-    { key: 'B', name: 'Building B entrance', kind: 'building-entrance', buildingId: estate.buildings['B'] },
-  ] as const;
-  for (const [i, spec] of specs.entries()) {
-    const address = `C0:FF:EE:00:00:0${i + 1}`;
-    const created = await ok<{ door: { id: string; code: number; name: string }; lockSecret: string }>(
-      request('POST', `/v1/communities/${community.id}/doors`, admin.headers, { name: spec.name, kind: spec.kind, buildingId: spec.buildingId, gatewayId: provisioned.gateway.id, lock: { id: `lock-${i + 1}`, address }, holdMs: 1000 }),
-      201,
-    );
-    const lock = radio.addLock({ address, secret: Buffer.from(created.lockSecret, 'base64url'), latencyMs: () => latency[spec.key], autoRelockMs: 50 });
-    doors[spec.key] = { id: created.door.id, code: created.door.code, name: created.door.name, lock, lockId: `lock-${i + 1}` };
+  const latency: Record<DoorKey, number> = { gate: options.lockLatencyMs ?? 0, A: options.lockLatencyMs ?? 0, B: options.lockLatencyMs ?? 0 };
+  for (const door of await registerRigDoors(seed)) {
+    const lock = radio.addLock({ address: door.address, secret: Buffer.from(door.secret, 'base64url'), latencyMs: () => latency[door.key], autoRelockMs: 50 });
+    doors[door.key] = { id: door.id, code: door.code, name: door.name, lock, lockId: door.lockId };
   }
   await waitFor('the gateway to hold all three doors', () => gateway.doors!.readerUrl() !== null && gateway.doors!.doors().length === 3);
 
-  const owner = await createResident(h, '13800000001');
-  await addMember(h, estate.houses['A-1-101']!, owner.resident.id, { role: 'owner', isPrimary: true });
+  const owner = await addRigOwner(h, estate);
 
   async function residentKeys(headers: Record<string, string>, phone: Phone): Promise<IssuedKey[]> {
     const body = await ok<{ keys: IssuedKey[] }>(request('POST', '/v1/me/door-keys', headers, { devicePublicKey: phone.raw }));
