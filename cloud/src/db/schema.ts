@@ -9,3 +9,4 @@ export * from '../features/roster/roster.schema.js';
 export * from '../features/gateways/gateways.schema.js';
 export * from '../features/meters/meters.schema.js';
 export * from '../features/doors/doors.schema.js';
+export * from '../features/billing/billing.schema.js';

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, integer, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, date, integer, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const HOUSE_STATUSES = ['occupied', 'vacant', 'under_renovation', 'unsold'] as const;
 export type HouseStatus = (typeof HOUSE_STATUSES)[number];
@@ -70,6 +70,10 @@ export const houses = pgTable(
     // Exact decimal so the property fee (area x unit price) is computed without float error.
     floorAreaM2: numeric('floor_area_m2', { precision: 10, scale: 2 }).notNull(),
     status: text('status', { enum: HOUSE_STATUSES }).notNull().default('occupied'),
+    // Move-in and move-out for billing: time-based fees are prorated to the days inside this span.
+    // Null start: billed from the first period; null end: billed on.
+    billingStartsOn: date('billing_starts_on'),
+    billingEndsOn: date('billing_ends_on'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -77,6 +81,7 @@ export const houses = pgTable(
     uniqueIndex('houses_unit_number_uq').on(t.unitId, t.number),
     uniqueIndex('houses_community_code_uq').on(t.communityId, t.code),
     check('houses_area_positive', sql`${t.floorAreaM2} > 0`),
+    check('houses_billing_window', sql`${t.billingEndsOn} is null or ${t.billingStartsOn} is null or ${t.billingEndsOn} > ${t.billingStartsOn}`),
     check('houses_status_known', sql`${t.status} in ('occupied', 'vacant', 'under_renovation', 'unsold')`),
   ],
 );
