@@ -18,6 +18,7 @@ import { rosterRoutes } from './features/roster/roster.routes.js';
 import { meterRoutes } from './features/meters/meters.index.js';
 import { gatewayRoutes } from './features/gateways/gateways.routes.js';
 import { doorRoutes } from './features/doors/doors.routes.js';
+import { billingRoutes } from './features/billing/billing.index.js';
 import { pageRoutes } from './web/pages.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -96,7 +97,8 @@ export function createApp(deps: AppDeps) {
     .route('/v1', rosterRoutes)
     .route('/v1', gatewayRoutes)
     .route('/v1', meterRoutes)
-    .route('/v1', doorRoutes);
+    .route('/v1', doorRoutes)
+    .route('/v1', billingRoutes);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -11,6 +11,7 @@ import { attachGatewayBroker } from './features/gateways/gateway-broker.js';
 import { doorHandlers } from './features/doors/door-access.js';
 import { republishDoorState } from './features/doors/door-credentials.js';
 import { createReadingIngest } from './features/meters/reading-ingest.js';
+import { startBillingSchedule } from './features/billing/billing.jobs.js';
 import { recoverRosterImports } from './features/roster/roster.jobs.js';
 import { seedDemo } from './features/seed/demo-seed.js';
 import { BullJobQueue, InProcessJobQueue } from './jobs/job-queue.js';
@@ -43,6 +44,7 @@ export async function startCloud(config: Config, log: Logger): Promise<RunningCl
   const jobs = config.REDIS_URL ? new BullJobQueue(config.REDIS_URL, config.QUEUE_PREFIX, log) : new InProcessJobQueue(log);
   const deps = assembleDeps({ config, database, jobs, log });
   await recoverRosterImports(deps);
+  await startBillingSchedule(deps);
   const app = createApp(deps);
   const readings = createReadingIngest(deps);
   const mqtt = await attachGatewayBroker(deps, { readings, doors: doorHandlers(deps) });

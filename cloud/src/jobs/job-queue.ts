@@ -17,6 +17,11 @@ export interface JobQueue {
   register<T>(name: string, handler: JobHandler<T>): void;
   /** Enqueues a job; `jobId` makes enqueueing idempotent. Resolves to the job id. */
   enqueue<T>(name: string, data: T, options?: { jobId?: string; attempts?: number }): Promise<string>;
+  /**
+   * Runs `name` every `everyMs` from now on (a BullMQ job scheduler, or a timer in process). Calling it
+   * again for the same name replaces the schedule, so every API node may declare it at start.
+   */
+  repeat(name: string, everyMs: number): Promise<void>;
   /** Resolves when the job ends, with its result or its error. For tests and synchronous callers. */
   waitFor(jobId: string, timeoutMs?: number): Promise<unknown>;
   ping(): Promise<void>;
@@ -31,8 +36,20 @@ export class InProcessJobQueue implements JobQueue {
   private readonly events = new EventEmitter();
   private readonly seen = new Set<string>();
   private closed = false;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly log: Logger) {}
+
+  async repeat(name: string, everyMs: number): Promise<void> {
+    if (!this.handlers.has(name)) throw new Error(`no handler registered for job "${name}"`);
+    clearInterval(this.timers.get(name));
+    const timer = setInterval(() => {
+      if (!this.closed) void this.enqueue(name, {}).catch((err: unknown) => this.log.error({ err, job: name }, 'scheduled job not enqueued'));
+    }, everyMs);
+    // A schedule never keeps the process alive on its own.
+    timer.unref();
+    this.timers.set(name, timer);
+  }
 
   register<T>(name: string, handler: JobHandler<T>): void {
     this.handlers.set(name, handler as JobHandler<unknown>);
@@ -91,6 +108,7 @@ export class InProcessJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.timers.values()) clearInterval(timer);
     await Promise.allSettled([...this.running]);
   }
 }
@@ -165,6 +183,10 @@ export class BullJobQueue implements JobQueue {
       removeOnFail: { age: 7 * 24 * 3600 },
     });
     return job.id!;
+  }
+
+  async repeat(name: string, everyMs: number): Promise<void> {
+    await this.queue().upsertJobScheduler(`every:${name}`, { every: everyMs }, { name, data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
   }
 
   async waitFor(jobId: string, timeoutMs = 60_000): Promise<unknown> {

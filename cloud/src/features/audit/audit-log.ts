@@ -31,7 +31,18 @@ export type AuditAction =
   | 'door.staff_key'
   | 'door.member_access'
   | 'door.visitor_pass'
-  | 'door.visitor_pass_revoke';
+  | 'door.visitor_pass_revoke'
+  | 'billing.fee_item_create'
+  | 'billing.tariff_create'
+  | 'billing.settings'
+  | 'billing.run_start'
+  | 'billing.run_post'
+  | 'billing.run_discard'
+  | 'billing.adjust'
+  | 'billing.late_fee_waive'
+  | 'billing.vacancy'
+  | 'billing.window'
+  | 'billing.prepay';
 
 export type AuditEntry = {
   action: AuditAction;

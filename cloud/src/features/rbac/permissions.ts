@@ -23,14 +23,18 @@ export const PERMISSIONS = {
   'door:manage': 'Register doors and locks, send gateways their door rosters, rotate the key-signing key',
   'door:revoke': 'Revoke anyone’s door key (a lost phone reported to property service)',
   'door:key': 'Get a staff key that opens every door of the community for a shift',
+  'billing:read': 'See fee items, tariffs, bill runs, bills and the arrears report',
+  'billing:configure': 'Create fee items and tariff versions, set billing settings, house vacancies and billing windows',
+  'billing:run': 'Start bill runs, post or discard their previews',
+  'billing:adjust': 'Post adjustments and credit notes on posted bills, waive late fees',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
 
 export const ROLE_PERMISSIONS: Record<StaffRole, readonly Permission[]> = {
   super_admin: Object.keys(PERMISSIONS) as Permission[],
-  finance: ['community:read', 'finance:read', 'parking:read', 'meter:read'],
-  customer_service: ['community:read', 'house:write', 'resident:read', 'roster:import', 'roster:export', 'parking:read', 'sms-outbox:read', 'meter:read', 'meter:write', 'gateway:read', 'door:read', 'door:revoke'],
+  finance: ['community:read', 'finance:read', 'parking:read', 'meter:read', 'billing:read', 'billing:configure', 'billing:run', 'billing:adjust'],
+  customer_service: ['community:read', 'billing:read', 'house:write', 'resident:read', 'roster:import', 'roster:export', 'parking:read', 'sms-outbox:read', 'meter:read', 'meter:write', 'gateway:read', 'door:read', 'door:revoke'],
   technician: ['community:read', 'meter:read', 'meter:write', 'gateway:read', 'gateway:manage', 'door:read', 'door:manage', 'door:key'],
   gate_guard: ['community:read', 'parking:read', 'door:read', 'door:key'],
 };

@@ -1,0 +1,368 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import { splitByLargestRemainder } from '@estate/protocol';
+import type { AppDeps } from '../../context.js';
+import type { Database } from '../../db/client.js';
+import { rowsOf } from '../../db/migrate.js';
+import { Problem } from '../../http/problem.js';
+import { isUniqueViolation } from '../../http/route-kit.js';
+import { communities } from '../estate/estate.schema.js';
+import { meters } from '../meters/meters.schema.js';
+import { formatQuantity, parseQuantity } from './billing-math.js';
+import { addMonths, formatDate, minDate, monthsPerCycle, parseDate, periodLabel, previousPeriod, type BillingCycle, type Period } from './billing-periods.js';
+import { billLines, billRunHolds, billRuns, bills, type RunReport } from './billing.schema.js';
+import { meteredCharge } from './charges.js';
+import {
+  inScope,
+  measuredConsumption,
+  meteredLine,
+  sharedLine,
+  timeLine,
+  type FeeItem,
+  type HoldReason,
+  type LineDraft,
+  type MeteredHistory,
+  type MeterWindow,
+  type SharedPool,
+} from './house-lines.js';
+import { billedKeys, houseChunk, houseFacts, loadFeeItems, meterWindows, priorLines, shareWeights } from './run-inputs.js';
+
+export const BILL_RUN_JOB = 'billing.run';
+/** Houses per chunk: each chunk is read in a handful of queries and written in one transaction. */
+export const RUN_CHUNK_HOUSES = 500;
+const INSERT_BATCH = 2000;
+
+type Run = typeof billRuns.$inferSelect;
+
+/**
+ * Starts a bill run for a community, cycle and period: records it (one open run per period: a second
+ * start while one is computing or waiting is a 409) and queues the computation.
+ */
+export async function startRun(
+  deps: AppDeps,
+  input: { communityId: string; cycle: BillingCycle; period: Period; dueOn: string; trigger: Run['trigger']; postWhenDone: boolean; createdBy: string | null },
+): Promise<Run> {
+  let run: Run;
+  try {
+    [run] = (await deps.db
+      .insert(billRuns)
+      .values({
+        communityId: input.communityId,
+        cycle: input.cycle,
+        periodStart: input.period.start,
+        periodEnd: input.period.end,
+        trigger: input.trigger,
+        postWhenDone: input.postWhenDone,
+        dueOn: input.dueOn,
+        createdBy: input.createdBy,
+      })
+      .returning()) as [Run];
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new Problem('conflict', `A ${input.cycle} run for ${periodLabel(input.cycle, input.period)} is already computing or waiting to be posted; post or discard it first`);
+    }
+    throw error;
+  }
+  await deps.jobs.enqueue(BILL_RUN_JOB, { runId: run.id }, { jobId: run.id });
+  return run;
+}
+
+/**
+ * Computes a run: every house of the community in id-ordered chunks, every fee item of the run's
+ * cycle, each (house, fee item, period) billed at most once. Safe to run again after a crash: what a
+ * chunk wrote is found by the unique key and skipped, and the report is counted from the database.
+ * A failure removes the run's drafts, so nothing half-computed blocks the next run.
+ */
+export async function computeRun(deps: AppDeps, runId: string, options: { chunkHouses?: number } = {}): Promise<Run> {
+  const { db } = deps;
+  const [run] = await db.select().from(billRuns).where(eq(billRuns.id, runId));
+  if (!run) throw new Error(`bill run ${runId} does not exist`);
+  if (run.status !== 'running') return run;
+  const log = deps.log.child({ runId, communityId: run.communityId });
+  try {
+    const [community] = await db.select().from(communities).where(eq(communities.id, run.communityId));
+    const items = await loadFeeItems(db, run.communityId, run.cycle);
+    const period: Period = { start: run.periodStart, end: run.periodEnd };
+    const usage = previousPeriod(run.cycle, period);
+    const counts = { alreadyBilled: 0, notApplicable: 0 };
+
+    const pools = new Map<string, SharedPool>();
+    for (const item of items.filter((i) => i.kind === 'shared')) {
+      const pool = await sharedPool(db, run.communityId, community!.timeZone, item, usage);
+      if ('hold' in pool) await db.insert(billRunHolds).values({ runId, houseId: null, feeItemId: item.id, reason: pool.hold, detail: pool.detail }).onConflictDoNothing();
+      else pools.set(item.id, pool);
+    }
+
+    const chunkHouses = options.chunkHouses ?? RUN_CHUNK_HOUSES;
+    let after: string | null = null;
+    for (;;) {
+      const rows = await houseChunk(db, run.communityId, after, chunkHouses);
+      if (rows.length === 0) break;
+      after = rows.at(-1)!.id;
+      const outcome = await billChunk(deps, run, items, pools, rows, community!.timeZone, counts);
+      await writeChunk(db, run, outcome.bills, outcome.holds);
+    }
+
+    const report = await runReport(db, run, counts);
+    const finished = await db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(billRuns)
+        .set({ status: 'draft', report, finishedAt: deps.now() })
+        .where(and(eq(billRuns.id, runId), eq(billRuns.status, 'running')))
+        .returning();
+      return updated!;
+    });
+    log.info({ lines: report.lines, totalFen: report.totalFen, held: report.held }, 'bill run computed');
+    return run.postWhenDone ? await postRun(deps, runId, run.createdBy) : finished;
+  } catch (error) {
+    log.error({ err: error }, 'bill run failed');
+    await discardDrafts(db, runId);
+    await db
+      .update(billRuns)
+      .set({ status: 'failed', failure: `The run stopped on a server error and wrote nothing; start it again. (${(error as Error).message.slice(0, 200)})`, finishedAt: deps.now() })
+      .where(eq(billRuns.id, runId));
+    throw error;
+  }
+}
+
+type HouseBill = { houseId: string; lines: LineDraft[] };
+type Hold = { houseId: string | null; feeItemId: string; reason: HoldReason; detail: string };
+
+async function billChunk(
+  deps: AppDeps,
+  run: Run,
+  items: readonly FeeItem[],
+  pools: ReadonlyMap<string, SharedPool>,
+  rows: Awaited<ReturnType<typeof houseChunk>>,
+  timeZone: string,
+  counts: { alreadyBilled: number; notApplicable: number },
+): Promise<{ bills: HouseBill[]; holds: Hold[] }> {
+  const { db } = deps;
+  const period: Period = { start: run.periodStart, end: run.periodEnd };
+  const usage = previousPeriod(run.cycle, period);
+  const months = monthsPerCycle(run.cycle);
+  const timeKinds = new Set(['property', 'fixed', 'parking-management', 'parking-rent', 'maintenance-fund']);
+  const houses = await houseFacts(db, rows, {
+    vacancies: items.some((i) => timeKinds.has(i.kind) && i.vacancyDiscountBp > 0),
+    spaces: items.some((i) => i.kind === 'parking-management' || i.kind === 'parking-rent'),
+  });
+  const ids = houses.map((h) => h.id);
+  const billed = await billedKeys(db, ids, items.map((i) => i.id), [period.start, usage.start], run.id);
+
+  const metered = items.filter((i) => i.kind === 'metered');
+  const windows = new Map<string, MeterWindow[]>();
+  const histories = new Map<string, MeteredHistory>();
+  if (metered.length) {
+    const kinds = [...new Set(metered.map((i) => i.meterKind!))];
+    for (const w of await meterWindows(db, { houseIds: ids, kinds }, usage, timeZone)) {
+      const key = `${w.houseId}|${w.kind}`;
+      windows.set(key, [...(windows.get(key) ?? []), w.window]);
+    }
+    const yearStart = formatDate(parseDate(usage.start).y, 1, 1);
+    const since = minDate(yearStart, addMonths(usage.start, -12));
+    for (const line of await priorLines(db, ids, metered.map((i) => i.id), since, usage.start)) {
+      const key = `${line.house_id}|${line.fee_item_id}`;
+      const history = histories.get(key) ?? { usedThisYear: 0n, estimatedSince: [], recentActual: [] };
+      const quantity = line.quantity === null ? 0n : parseQuantity(line.quantity);
+      const linePeriod = { start: line.period_start, end: line.period_end };
+      if (line.period_start >= yearStart) history.usedThisYear += quantity;
+      if (line.estimated) history.estimatedSince.push({ period: linePeriod, quantity });
+      else history.recentActual.push({ period: linePeriod, quantity });
+      histories.set(key, history);
+    }
+  }
+
+  const out: HouseBill[] = [];
+  const holds: Hold[] = [];
+  for (const house of houses) {
+    const lines: LineDraft[] = [];
+    for (const item of items) {
+      if (!inScope(item, house)) continue;
+      const servicePeriod = item.kind === 'metered' || item.kind === 'shared' ? usage : period;
+      const key = `${house.id}|${item.id}|${servicePeriod.start}`;
+      const seen = billed.get(key);
+      if (seen !== undefined) {
+        // Lines this very run wrote before a restart are not "already billed" by someone else.
+        if (!seen) counts.alreadyBilled++;
+        continue;
+      }
+      let outcome;
+      if (item.kind === 'metered') {
+        const houseWindows = windows.get(`${house.id}|${item.meterKind}`) ?? [];
+        const history = histories.get(`${house.id}|${item.id}`) ?? { usedThisYear: 0n, estimatedSince: [], recentActual: [] };
+        // Only estimates billed after the start reading are trued up by this actual reading.
+        const startDates = houseWindows.map((w) => (w.start ?? w.firstInPeriod)?.readAt.slice(0, 10)).filter((d): d is string => !!d);
+        const earliest = startDates.sort()[0] ?? usage.start;
+        outcome = meteredLine(item, house, usage, houseWindows, { ...history, estimatedSince: history.estimatedSince.filter((e) => e.period.start >= earliest) }, months);
+      } else if (item.kind === 'shared') {
+        const pool = pools.get(item.id);
+        if (!pool) continue;
+        outcome = sharedLine(pool, house.id);
+      } else {
+        outcome = timeLine(item, house, period);
+      }
+      if ('line' in outcome) lines.push(outcome.line);
+      else if ('hold' in outcome) holds.push({ houseId: house.id, feeItemId: item.id, reason: outcome.hold, detail: outcome.detail });
+      else counts.notApplicable++;
+    }
+    if (lines.length) out.push({ houseId: house.id, lines });
+  }
+  return { bills: out, holds };
+}
+
+/** One transaction per chunk: its bills, their lines, its holds. */
+async function writeChunk(db: Database, run: Run, houseBills: readonly HouseBill[], holds: readonly Hold[]): Promise<void> {
+  if (!houseBills.length && !holds.length) return;
+  await db.transaction(async (tx) => {
+    const billRows = houseBills.map((b) => ({
+      id: randomUUID(),
+      communityId: run.communityId,
+      houseId: b.houseId,
+      runId: run.id,
+      kind: 'periodic' as const,
+      cycle: run.cycle,
+      periodStart: run.periodStart,
+      periodEnd: run.periodEnd,
+      status: 'draft' as const,
+      totalFen: b.lines.reduce((sum, l) => sum + l.amountFen, 0),
+      dueOn: run.dueOn,
+    }));
+    for (let i = 0; i < billRows.length; i += INSERT_BATCH) await tx.insert(bills).values(billRows.slice(i, i + INSERT_BATCH));
+    const lineRows = houseBills.flatMap((b, i) =>
+      b.lines.map((l) => ({
+        billId: billRows[i]!.id,
+        houseId: b.houseId,
+        feeItemId: l.feeItemId,
+        feeType: l.feeType,
+        description: l.description,
+        periodStart: l.period.start,
+        periodEnd: l.period.end,
+        quantity: l.quantity,
+        unit: l.unit,
+        amountFen: l.amountFen,
+        estimated: l.estimated,
+        provenance: l.provenance,
+      })),
+    );
+    let written = 0;
+    for (let i = 0; i < lineRows.length; i += INSERT_BATCH) {
+      const inserted = await tx.insert(billLines).values(lineRows.slice(i, i + INSERT_BATCH)).onConflictDoNothing().returning({ id: billLines.id });
+      written += inserted.length;
+    }
+    if (written < lineRows.length) {
+      // Another writer (a prepayment, a concurrent run of another cycle) took some keys meanwhile:
+      // the bills carry only what was written, and a bill left with no line goes.
+      const affected = billRows.map((b) => b.id);
+      await tx.execute(sql`update bills b set total_fen = coalesce((select sum(l.amount_fen) from bill_lines l where l.bill_id = b.id), 0) where b.id = any(${`{${affected.join(',')}}`}::uuid[])`);
+      await tx.execute(sql`delete from bills b where b.id = any(${`{${affected.join(',')}}`}::uuid[]) and not exists (select 1 from bill_lines l where l.bill_id = b.id)`);
+    }
+    for (let i = 0; i < holds.length; i += INSERT_BATCH) {
+      await tx
+        .insert(billRunHolds)
+        .values(holds.slice(i, i + INSERT_BATCH).map((h) => ({ runId: run.id, ...h })))
+        .onConflictDoNothing();
+    }
+  });
+}
+
+/**
+ * The common meter's consumption over the usage period, priced once and split over the houses in the
+ * item's scope by floor area or equally (largest remainder: the parts add up to the meter's bill).
+ */
+async function sharedPool(db: Database, communityId: string, timeZone: string, item: FeeItem, usage: Period): Promise<SharedPool | { hold: HoldReason; detail: string }> {
+  const [meter] = await db.select().from(meters).where(eq(meters.id, item.sharedMeterId!));
+  const windows = await meterWindows(db, { meterIds: [item.sharedMeterId!] }, usage, timeZone);
+  const measured = measuredConsumption(
+    windows.map((w) => w.window),
+    { estimatedSince: [] },
+  );
+  if (!measured.ok) return { hold: 'shared-meter', detail: `common meter ${meter?.serialNo ?? item.sharedMeterId}: ${measured.detail}` };
+  const charge = meteredCharge({ usage, consumption: measured.consumption, versions: item.versions, basis: 'month', months: monthsPerCycle(item.cycle), usedBefore: 0n, rounding: item.rounding });
+  if (!charge.ok) return { hold: 'no-tariff', detail: charge.detail };
+  const houses = await shareWeights(db, communityId, item.buildingIds, usage);
+  if (houses.length === 0) return { hold: 'shared-meter', detail: 'no house shares this meter in the period' };
+  const weights = houses.map((h) => (item.shareMethod === 'area' ? parseQuantity(h.floor_area_m2) : 1n));
+  const parts = splitByLargestRemainder(charge.amountFen, weights);
+  const shares = new Map(houses.map((h, i) => [h.id, { fen: parts[i]!, weight: weights[i]! }]));
+  return {
+    item,
+    usage,
+    totalFen: charge.amountFen,
+    consumption: measured.consumption,
+    unit: meter!.unit,
+    totalWeight: weights.reduce((a, b) => a + b, 0n),
+    houses: houses.length,
+    shares,
+    provenance: {
+      meter: measured.meters[0],
+      consumption: formatQuantity(measured.consumption),
+      exactFen: charge.exactFen,
+      tiers: charge.tiers,
+      parts: charge.parts,
+      rounding: item.rounding,
+      tariffVersionIds: charge.tariffVersionIds,
+      split: 'largest-remainder',
+    },
+  };
+}
+
+async function runReport(db: Database, run: Run, counts: { alreadyBilled: number; notApplicable: number }): Promise<RunReport> {
+  const totals = rowsOf<{ bills: string; houses: string; lines: string; total: string; estimated: string }>(
+    await db.execute(sql`select count(distinct b.id)::text as bills, count(distinct b.house_id)::text as houses, count(l.id)::text as lines,
+                                coalesce(sum(l.amount_fen), 0)::text as total, count(l.id) filter (where l.estimated)::text as estimated
+                         from bills b join bill_lines l on l.bill_id = b.id where b.run_id = ${run.id}`),
+  )[0]!;
+  const byItem = rowsOf<{ fee_item_id: string; code: string; name: string; lines: string; total: string }>(
+    await db.execute(sql`select f.id::text as fee_item_id, f.code, f.name, count(l.id)::text as lines, coalesce(sum(l.amount_fen), 0)::text as total
+                         from fee_items f left join (bill_lines l join bills b on b.id = l.bill_id and b.run_id = ${run.id}) on l.fee_item_id = f.id
+                         where f.community_id = ${run.communityId} and f.cycle = ${run.cycle} and f.archived_at is null
+                         group by f.id, f.code, f.name order by f.code`),
+  );
+  const holds = rowsOf<{ fee_item_id: string; n: string }>(
+    await db.execute(sql`select fee_item_id::text, count(*)::text as n from bill_run_holds where run_id = ${run.id} group by 1`),
+  );
+  const houseCount = rowsOf<{ n: string }>(await db.execute(sql`select count(*)::text as n from houses where community_id = ${run.communityId}`))[0]!;
+  const heldBy = new Map(holds.map((h) => [h.fee_item_id, Number(h.n)]));
+  return {
+    houses: Number(houseCount.n),
+    billedHouses: Number(totals.houses),
+    bills: Number(totals.bills),
+    lines: Number(totals.lines),
+    totalFen: Number(totals.total),
+    estimatedLines: Number(totals.estimated),
+    alreadyBilled: counts.alreadyBilled,
+    notApplicable: counts.notApplicable,
+    held: holds.reduce((sum, h) => sum + Number(h.n), 0),
+    byFeeItem: byItem.map((r) => ({ feeItemId: r.fee_item_id, code: r.code, name: r.name, lines: Number(r.lines), totalFen: Number(r.total), held: heldBy.get(r.fee_item_id) ?? 0 })),
+  };
+}
+
+/** Posts a computed run: its bills become visible to owners and immutable. */
+export async function postRun(deps: AppDeps, runId: string, staffId: string | null): Promise<Run> {
+  return deps.db.transaction(async (tx) => {
+    const [run] = await tx.select().from(billRuns).where(eq(billRuns.id, runId)).for('update');
+    if (!run) throw new Problem('not-found', 'No such bill run');
+    if (run.status !== 'draft') throw new Problem('conflict', `The run is ${run.status}; only a computed preview (draft) can be posted`);
+    const now = deps.now();
+    await tx.update(bills).set({ status: 'posted', issuedAt: now }).where(and(eq(bills.runId, runId), eq(bills.status, 'draft')));
+    const [posted] = await tx.update(billRuns).set({ status: 'posted', postedAt: now, postedBy: staffId }).where(eq(billRuns.id, runId)).returning();
+    return posted!;
+  });
+}
+
+/** Throws a preview away: its draft bills and holds go, the run stays on record as discarded. */
+export async function discardRun(deps: AppDeps, runId: string): Promise<Run> {
+  return deps.db.transaction(async (tx) => {
+    const [run] = await tx.select().from(billRuns).where(eq(billRuns.id, runId)).for('update');
+    if (!run) throw new Problem('not-found', 'No such bill run');
+    if (run.status !== 'draft') throw new Problem('conflict', `The run is ${run.status}; only a computed preview (draft) can be discarded`);
+    await discardDrafts(tx, runId);
+    const [discarded] = await tx.update(billRuns).set({ status: 'discarded' }).where(eq(billRuns.id, runId)).returning();
+    return discarded!;
+  });
+}
+
+async function discardDrafts(db: Database, runId: string): Promise<void> {
+  await db.execute(sql`delete from bill_lines l using bills b where b.id = l.bill_id and b.run_id = ${runId} and b.status = 'draft'`);
+  await db.execute(sql`delete from bills where run_id = ${runId} and status = 'draft'`);
+}

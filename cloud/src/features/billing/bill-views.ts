@@ -1,0 +1,242 @@
+import { formatYuan } from '@estate/protocol';
+import { and, asc, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { rowsOf } from '../../db/migrate.js';
+import { decodeCursor, keysetPage } from '../../http/paging.js';
+import { invalid } from '../../http/route-kit.js';
+import { z } from '@hono/zod-openapi';
+import { houses } from '../estate/estate.schema.js';
+import type { RoundingMode } from './billing-math.js';
+import { BILLING_CYCLES, parsePeriodLabel, periodLabel, type BillingCycle, type Period } from './billing-periods.js';
+import { billAdjustments, billLines, bills, feeItems, lateFeeWaivers, type FeeType } from './billing.schema.js';
+import { formatUnitPrice } from './billing-math.js';
+import { accrueLateFee, type LateFeeRule } from './late-fees.js';
+import type { BILL_VIEW_STATUSES } from './billing.api.js';
+
+/**
+ * Bills as owners and staff see them: amounts as fen plus display text, what is outstanding after
+ * adjustments and payments, and late fees accrued to today (less waivers). One place computes these,
+ * so the owner's phone, the console and the arrears report never disagree.
+ */
+
+export const money = (fen: number) => ({ fen, display: formatYuan(fen) });
+export const unitPriceText = (units: number) => `¥${formatUnitPrice(units)}`;
+
+type BillRow = typeof bills.$inferSelect & { houseCode: string };
+type BillViewStatus = (typeof BILL_VIEW_STATUSES)[number];
+
+/** SQL: what a bill still owes in principal (total + adjustments − paid). */
+export const outstandingSql = sql<number>`(${bills.totalFen} + coalesce((select sum(a.amount_fen) from bill_adjustments a where a.bill_id = ${bills.id}), 0) - ${bills.paidFen})`;
+
+type LineForFees = { id: number; billId: string; feeItemId: string; amountFen: number; code: string; lateFee: LateFeeRule; rounding: RoundingMode };
+
+/**
+ * Late fees per line: the line's principal (its amount and its own adjustments, less bill-level
+ * adjustments and payments taken from the first lines first) times the fee item's rule, from the due date.
+ */
+function lateFeesOf(bill: BillRow, lines: readonly LineForFees[], adjustments: readonly { lineId: number | null; amountFen: number }[], today: string) {
+  let unallocated = bill.paidFen - adjustments.filter((a) => a.lineId === null).reduce((s, a) => s + a.amountFen, 0);
+  const byLine = [];
+  for (const line of lines) {
+    let principal = line.amountFen + adjustments.filter((a) => a.lineId === line.id).reduce((s, a) => s + a.amountFen, 0);
+    const take = Math.max(0, Math.min(principal, unallocated));
+    principal -= take;
+    unallocated -= take;
+    const accrual = bill.status === 'posted' ? accrueLateFee(line.lateFee, principal, bill.dueOn, today, line.rounding) : { fen: 0, daysOverdue: 0, rule: line.lateFee.rule };
+    byLine.push({ lineId: line.id, feeItemCode: line.code, principal: money(principal), daysOverdue: accrual.daysOverdue, rule: accrual.rule, accrued: money(accrual.fen) });
+  }
+  return byLine;
+}
+
+/** Summaries (and the facts detail views need) for a page of bills. */
+export async function summarize(db: Database, rows: readonly BillRow[], today: string) {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const lines = await db
+    .select({ id: billLines.id, billId: billLines.billId, feeItemId: billLines.feeItemId, amountFen: billLines.amountFen, feeType: billLines.feeType, code: feeItems.code, lateFee: feeItems.lateFee, rounding: feeItems.rounding })
+    .from(billLines)
+    .innerJoin(feeItems, eq(feeItems.id, billLines.feeItemId))
+    .where(inArray(billLines.billId, ids))
+    .orderBy(asc(billLines.id));
+  const adjustments = await db.select().from(billAdjustments).where(inArray(billAdjustments.billId, ids)).orderBy(asc(billAdjustments.createdAt));
+  const waivers = await db.select().from(lateFeeWaivers).where(inArray(lateFeeWaivers.billId, ids)).orderBy(asc(lateFeeWaivers.createdAt));
+  return rows.map((bill) => {
+    const myLines = lines.filter((l) => l.billId === bill.id) as (LineForFees & { feeType: FeeType })[];
+    const myAdjustments = adjustments.filter((a) => a.billId === bill.id);
+    const myWaivers = waivers.filter((w) => w.billId === bill.id);
+    const adjusted = myAdjustments.reduce((s, a) => s + a.amountFen, 0);
+    const outstanding = bill.totalFen + adjusted - bill.paidFen;
+    const byLine = lateFeesOf(bill, myLines, myAdjustments, today);
+    const accrued = byLine.reduce((s, l) => s + l.accrued.fen, 0);
+    const waived = myWaivers.reduce((s, w) => s + w.amountFen, 0);
+    const lateDue = Math.max(0, accrued - waived);
+    const status: BillViewStatus = bill.status === 'draft' ? 'draft' : outstanding <= 0 && lateDue <= 0 ? 'paid' : today > bill.dueOn ? 'overdue' : 'open';
+    const period: Period = { start: bill.periodStart, end: bill.periodEnd };
+    return {
+      summary: {
+        id: bill.id,
+        number: billNumber(bill.seq),
+        houseId: bill.houseId,
+        houseCode: bill.houseCode,
+        kind: bill.kind,
+        cycle: bill.cycle,
+        period: { ...period, label: periodLabel(bill.cycle, period) },
+        status,
+        total: money(bill.totalFen),
+        adjustments: money(adjusted),
+        paid: money(bill.paidFen),
+        outstanding: money(outstanding),
+        lateFee: money(lateDue),
+        dueOn: bill.dueOn,
+        issuedAt: bill.issuedAt?.toISOString() ?? null,
+        feeTypes: [...new Set(myLines.map((l) => l.feeType))],
+      },
+      lateFees: { accrued: money(accrued), waived: money(waived), due: money(lateDue), byLine, waivers: myWaivers.map((w) => ({ id: w.id, amount: money(w.amountFen), reason: w.reason, createdAt: w.createdAt.toISOString() })) },
+      adjustmentList: myAdjustments.map((a) => ({ id: a.id, kind: a.kind, lineId: a.lineId, amount: money(a.amountFen), reason: a.reason, createdAt: a.createdAt.toISOString() })),
+    };
+  });
+}
+
+export function billNumber(seq: number): string {
+  return `ZD${String(seq).padStart(8, '0')}`;
+}
+
+export async function billDetail(db: Database, bill: BillRow, today: string) {
+  const [facts] = await summarize(db, [bill], today);
+  const lines = await db
+    .select({ line: billLines, code: feeItems.code })
+    .from(billLines)
+    .innerJoin(feeItems, eq(feeItems.id, billLines.feeItemId))
+    .where(eq(billLines.billId, bill.id))
+    .orderBy(asc(billLines.id));
+  return {
+    ...facts!.summary,
+    lines: lines.map(({ line, code }) => ({
+      id: line.id,
+      feeItemId: line.feeItemId,
+      feeItemCode: code,
+      feeType: line.feeType,
+      kind: line.lineKind,
+      description: line.description,
+      period: { start: line.periodStart, end: line.periodEnd },
+      quantity: line.quantity === null ? null : line.quantity.replace(/\.?0+$/, ''),
+      unit: line.unit,
+      amount: money(line.amountFen),
+      estimated: line.estimated,
+      provenance: line.provenance,
+    })),
+    adjustmentList: facts!.adjustmentList,
+    lateFees: facts!.lateFees,
+  };
+}
+
+export async function loadBill(db: Database, billId: string): Promise<BillRow | null> {
+  const [row] = await db
+    .select({ bill: bills, houseCode: houses.code })
+    .from(bills)
+    .innerJoin(houses, eq(houses.id, bills.houseId))
+    .where(eq(bills.id, billId));
+  return row ? { ...row.bill, houseCode: row.houseCode } : null;
+}
+
+/** A period filter ("2026-11", "2026-Q4", "2026") as the span it names, whatever the cycle. */
+export function periodFilter(label: string): Period {
+  for (const cycle of BILLING_CYCLES) {
+    try {
+      return parsePeriodLabel(cycle as BillingCycle, label);
+    } catch {
+      // try the next form
+    }
+  }
+  return invalid('period', `"${label}" is not a period; write 2026-11, 2026-Q4 or 2026`);
+}
+
+/**
+ * A page of bills, newest period first. `status` is computed like the summaries' (open, overdue, paid
+ * on the principal; draft), so a filter and the label it shows agree.
+ */
+export async function listBills(
+  db: Database,
+  where: SQL[],
+  q: { period?: string | undefined; status?: BillViewStatus | undefined; feeType?: FeeType | undefined; cursor?: string | undefined; limit: number },
+  today: string,
+) {
+  const filters: (SQL | undefined)[] = [...where];
+  if (q.period) {
+    const span = periodFilter(q.period);
+    filters.push(sql`${bills.periodStart} >= ${span.start} and ${bills.periodStart} < ${span.end}`);
+  }
+  if (q.status === 'draft') filters.push(eq(bills.status, 'draft'));
+  if (q.status === 'paid') filters.push(and(eq(bills.status, 'posted'), sql`${outstandingSql} <= 0`));
+  if (q.status === 'open') filters.push(and(eq(bills.status, 'posted'), sql`${outstandingSql} > 0`, sql`${bills.dueOn} >= ${today}`));
+  if (q.status === 'overdue') filters.push(and(eq(bills.status, 'posted'), sql`${outstandingSql} > 0`, sql`${bills.dueOn} < ${today}`));
+  if (q.feeType) filters.push(sql`exists (select 1 from bill_lines l where l.bill_id = ${bills.id} and l.fee_type = ${q.feeType})`);
+  if (q.cursor) {
+    const [start, seq] = decodeCursor(q.cursor, z.tuple([z.string(), z.number()]));
+    filters.push(sql`(${bills.periodStart}, ${bills.seq}) < (${start}, ${seq})`);
+  }
+  const rows = await db
+    .select({ bill: bills, houseCode: houses.code })
+    .from(bills)
+    .innerJoin(houses, eq(houses.id, bills.houseId))
+    .where(and(...filters))
+    .orderBy(desc(bills.periodStart), desc(bills.seq))
+    .limit(q.limit + 1);
+  const page = keysetPage(
+    rows.map((r) => ({ ...r.bill, houseCode: r.houseCode })),
+    q.limit,
+    (b) => [b.periodStart, b.seq],
+  );
+  const summaries = await summarize(db, page.items, today);
+  return { items: summaries.map((s) => s.summary), nextCursor: page.nextCursor };
+}
+
+/** Unpaid posted bills past due, per building, with late fees to today: the arrears report. */
+export async function arrears(db: Database, communityId: string, today: string) {
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`select b.id::text from bills b where b.community_id = ${communityId} and b.status = 'posted' and b.due_on < ${today}::date
+                         and (b.total_fen + coalesce((select sum(a.amount_fen) from bill_adjustments a where a.bill_id = b.id), 0) - b.paid_fen) > 0`),
+  );
+  const byBuilding = new Map<string, { buildingId: string; buildingName: string; houses: Set<string>; bills: number; outstanding: number; lateFee: number; oldestDueOn: string }>();
+  const byHouse = new Map<string, { houseId: string; houseCode: string; buildingId: string; bills: number; outstanding: number; lateFee: number; oldestDueOn: string }>();
+  for (let i = 0; i < rows.length; i += 200) {
+    const ids = rows.slice(i, i + 200).map((r) => r.id);
+    const billRows = rowsOf<{ id: string; building_id: string; building_name: string }>(
+      await db.execute(sql`select b.id::text, u.building_id::text, bd.name as building_name from bills b join houses h on h.id = b.house_id join units u on u.id = h.unit_id join buildings bd on bd.id = u.building_id where b.id = any(${`{${ids.join(',')}}`}::uuid[])`),
+    );
+    const loaded = await db
+      .select({ bill: bills, houseCode: houses.code })
+      .from(bills)
+      .innerJoin(houses, eq(houses.id, bills.houseId))
+      .where(inArray(bills.id, ids));
+    const summaries = await summarize(db, loaded.map((r) => ({ ...r.bill, houseCode: r.houseCode })), today);
+    for (const { summary } of summaries) {
+      const where = billRows.find((b) => b.id === summary.id)!;
+      const building = byBuilding.get(where.building_id) ?? { buildingId: where.building_id, buildingName: where.building_name, houses: new Set(), bills: 0, outstanding: 0, lateFee: 0, oldestDueOn: summary.dueOn };
+      building.houses.add(summary.houseId);
+      building.bills++;
+      building.outstanding += summary.outstanding.fen;
+      building.lateFee += summary.lateFee.fen;
+      if (summary.dueOn < building.oldestDueOn) building.oldestDueOn = summary.dueOn;
+      byBuilding.set(where.building_id, building);
+      const house = byHouse.get(summary.houseId) ?? { houseId: summary.houseId, houseCode: summary.houseCode, buildingId: where.building_id, bills: 0, outstanding: 0, lateFee: 0, oldestDueOn: summary.dueOn };
+      house.bills++;
+      house.outstanding += summary.outstanding.fen;
+      house.lateFee += summary.lateFee.fen;
+      if (summary.dueOn < house.oldestDueOn) house.oldestDueOn = summary.dueOn;
+      byHouse.set(summary.houseId, house);
+    }
+  }
+  const buildings = [...byBuilding.values()].sort((a, b) => a.buildingName.localeCompare(b.buildingName, 'zh-CN', { numeric: true }));
+  return {
+    report: {
+      asOf: today,
+      outstanding: money(buildings.reduce((s, b) => s + b.outstanding, 0)),
+      lateFee: money(buildings.reduce((s, b) => s + b.lateFee, 0)),
+      houses: byHouse.size,
+      bills: rows.length,
+      buildings: buildings.map((b) => ({ buildingId: b.buildingId, buildingName: b.buildingName, houses: b.houses.size, bills: b.bills, outstanding: money(b.outstanding), lateFee: money(b.lateFee), oldestDueOn: b.oldestDueOn })),
+    },
+    houses: [...byHouse.values()].sort((a, b) => a.houseCode.localeCompare(b.houseCode, 'zh-CN', { numeric: true })),
+  };
+}
