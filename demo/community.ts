@@ -10,6 +10,7 @@ import { startCloud, type RunningCloud } from '../cloud/src/server.js';
 import { modbusMeterDriver } from '../edge/src/drivers/modbus-factory.js';
 import { startGateway, type Gateway } from '../edge/src/index.js';
 import { createLogger as createEdgeLogger, silentLogger } from '../edge/src/log.js';
+import { seedDemoBilling } from './billing.js';
 import { SimRadio, consumptionBetween, startMeterServer, type MeterServer } from '../firmware-sims/src/index.js';
 
 /** Counters are anchored here, so a restarted demo continues where it stopped instead of running backwards. */
@@ -119,6 +120,8 @@ export async function startDemoDevices(cloud: RunningCloud, options: { pollSecon
           busId: bus.id,
           modbusUnitId: i + 1,
           pollSeconds,
+          // The simulated counters start at COUNTER_EPOCH, so the meters were "installed" then.
+          installedAt: new Date(COUNTER_EPOCH).toISOString(),
         });
       }
     }
@@ -148,6 +151,20 @@ export async function startDemoDevices(cloud: RunningCloud, options: { pollSecon
     state = { ...state, doors: created };
     writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
   }
+  // Billing: fee items, last month's hand-read round, this month's bills posted (first start only).
+  await seedDemoBilling(
+    cloud,
+    (method, url, body) => api(cloud, accessToken, method, url, body),
+    accessToken,
+    demo.communityId,
+    BUSES.flatMap((bus) =>
+      homes.map((house) => ({
+        serialNo: `${bus.prefix.toUpperCase()}${house.code}`,
+        valueAt: (ms: number) => bus.base + consumptionBetween(bus.kind, meterSeed(house.code, bus.kind), COUNTER_EPOCH, ms).total,
+      })),
+    ),
+  );
+
   const radio = new SimRadio();
   // A BLE operation takes tens of milliseconds on a real lock; the demo's locks take 30 ms each.
   for (const door of state.doors!) radio.addLock({ address: door.address, secret: Buffer.from(door.secret, 'base64url'), latencyMs: 30, battery: 60 + ((door.code * 7) % 40) });

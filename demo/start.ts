@@ -26,6 +26,8 @@ async function main(): Promise<void> {
       `  Doors          ${demo.doors.length} simulated BLE locks (${demo.doors.map((d) => `${d.code} ${d.name}`).join(', ')})`,
       `                 open one: ${demo.cloud.baseUrl}/h5 -> log in with an owner's phone above -> 开门; staff see the access records at /console`,
       `  Door readers   POST ${demo.readerUrl ?? '(not started)'}/doors/{code}/scan with a QR code's text, as a reader at the door would`,
+      `  Bills          this month's bills are posted: owners see theirs at ${demo.cloud.baseUrl}/h5 -> 账单 (why each fen is charged);`,
+      `                 finance (login "finance") runs, posts and corrects them at ${demo.cloud.baseUrl}/console -> 账单`,
       '',
     ].join('\n'),
   );

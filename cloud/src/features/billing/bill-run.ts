@@ -119,10 +119,17 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
     await discardDrafts(db, runId);
     await db
       .update(billRuns)
-      .set({ status: 'failed', failure: `The run stopped on a server error and wrote nothing; start it again. (${(error as Error).message.slice(0, 200)})`, finishedAt: deps.now() })
+      .set({ status: 'failed', failure: `The run stopped on a server error and wrote nothing; start it again. (${rootCause(error).slice(0, 200)})`, finishedAt: deps.now() })
       .where(eq(billRuns.id, runId));
     throw error;
   }
+}
+
+/** The innermost message: a driver error wrapped by the query builder says what went wrong. */
+function rootCause(error: unknown): string {
+  let e = error as { message?: string; cause?: unknown };
+  while (e.cause && typeof e.cause === 'object') e = e.cause as { message?: string; cause?: unknown };
+  return e.message ?? String(error);
 }
 
 type HouseBill = { houseId: string; lines: LineDraft[] };

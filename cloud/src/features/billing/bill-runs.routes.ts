@@ -11,7 +11,7 @@ import { createRouter } from '../../http/router.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { houses } from '../estate/estate.schema.js';
 import { scopedCommunity } from '../estate/estate.service.js';
-import { addDays, checkTiles, localDate, parseDate, parsePeriodLabel, periodContaining, periodLabel, type BillingCycle, type Period } from './billing-periods.js';
+import { addDays, checkTiles, localDate, maxDate, parseDate, parsePeriodLabel, periodContaining, periodLabel, type BillingCycle, type Period } from './billing-periods.js';
 import { RunCreate, RunHold, RunParams, RunView } from './billing.api.js';
 import { billRunHolds, billRuns, feeItems } from './billing.schema.js';
 import { settingsOf } from './billing.jobs.js';
@@ -102,7 +102,8 @@ export const billRunRoutes = createRouter()
         }
         if (body.dueOn < period.start) invalid('dueOn', `must not be before the period starts (${period.start})`);
       }
-      const dueOn = body.dueOn ?? addDays(period.start, (await settingsOf(deps, communityId)).dueDays);
+      // Owners get the due days from the day the bills are issued, even when a period is billed late.
+      const dueOn = body.dueOn ?? addDays(maxDate(period.start, today), (await settingsOf(deps, communityId)).dueDays);
       const run = await startRun(deps, { communityId, cycle: body.cycle, period, dueOn, trigger: 'manual', postWhenDone: body.post, createdBy: staff.staffId });
       await recordAudit(c, { action: 'billing.run_start', outcome: 'success', communityId, targetKind: 'bill_run', targetId: run.id, details: { cycle: body.cycle, period: periodLabel(body.cycle, period), post: body.post } });
       return c.json(runView(run), 202);

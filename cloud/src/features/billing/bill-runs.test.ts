@@ -320,7 +320,7 @@ describe('a monthly bill run', () => {
     const overview = await ok<{ outstanding: Money; nextDueOn: string; latestBill: Bill }>(get(`/v1/me/houses/${estate.houses['1-1-101']}/billing`, owner.headers));
     // 22620 + 14976 + 3163 + 10000
     expect(overview.outstanding).toEqual({ fen: 50759, display: '¥507.59' });
-    expect(overview.nextDueOn).toBe('2026-12-16');
+    expect(overview.nextDueOn).toBe('2026-12-18');
     const electricity = await ok<{ items: Bill[] }>(get(`/v1/me/houses/${estate.houses['1-1-101']}/bills?feeType=electricity&period=2026-12`, owner.headers));
     expect(electricity.items).toHaveLength(1);
     const water = await ok<{ items: Bill[] }>(get(`/v1/me/houses/${estate.houses['1-1-101']}/bills?feeType=water`, owner.headers));
@@ -357,8 +357,9 @@ describe('a monthly bill run', () => {
     await ok(post(`/v1/bills/${bill.id}/adjustments`, finance.headers, { kind: 'credit-note', amountFen: -1000, reason: '电梯停运补偿', lineId: bill.lines.find((l) => l.feeItemCode === 'parking')!.id }), 201);
     await expectProblem(await post(`/v1/bills/${bill.id}/late-fee-waivers`, finance.headers, { reason: '未逾期' }), 409, 'conflict');
 
-    // Ten days past the due date (16 December): 22620 fen × 0.05 % × 10 = 113.1 → 113 fen.
-    h.advance(Date.parse('2026-12-26T02:00:00Z') - h.deps.now().getTime());
+    // Billed on 3 December, due 15 days later. Ten days past the due date (18 December):
+    // 22620 fen × 0.05 % × 10 = 113.1 → 113 fen.
+    h.advance(Date.parse('2026-12-28T02:00:00Z') - h.deps.now().getTime());
     const financeLater = await createStaff(h, companyId, 'finance', [A]);
     const late = await ok<Detail>(get(`/v1/bills/${bill.id}`, financeLater.headers));
     expect(late.status).toBe('overdue');

@@ -104,7 +104,7 @@ export const RunCreate = z
   .strictObject({
     cycle: z.enum(BILLING_CYCLES),
     period: z.string().openapi({ description: 'The period billed: 2026-11 (monthly), 2026-Q4 (quarterly), 2026 (yearly)', example: '2026-11' }),
-    dueOn: LocalDate.optional().openapi({ description: 'Default: the period start plus the community’s due days' }),
+    dueOn: LocalDate.optional().openapi({ description: 'Default: the community’s due days after the period starts, or after today when the period is billed late' }),
     post: z.boolean().default(false).openapi({ description: 'false: a preview finance posts or discards; true: post when computed' }),
   })
   .openapi('BillRunCreate');

@@ -51,7 +51,7 @@ export async function billingTick(deps: AppDeps): Promise<{ started: string[] }>
         communityId: community.id,
         cycle: cycle as BillingCycle,
         period,
-        dueOn: addDays(billOn, dueDays),
+        dueOn: addDays(today, dueDays),
         trigger: 'schedule',
         postWhenDone: autoPost,
         createdBy: null,
@@ -76,10 +76,14 @@ export async function resumeBillRuns(deps: AppDeps): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Declares the hourly schedule (idempotent) and resumes interrupted runs; main.ts calls it once. */
+/**
+ * Declares the hourly schedule (idempotent), resumes interrupted runs and ticks once now: a process
+ * restarted more often than hourly (the in-process runner keeps no schedule across restarts) still bills.
+ */
 export async function startBillingSchedule(deps: AppDeps): Promise<void> {
   await resumeBillRuns(deps);
   await deps.jobs.repeat(BILLING_TICK_JOB, BILLING_TICK_MS);
+  await deps.jobs.enqueue(BILLING_TICK_JOB, {});
 }
 
 /** The community's billing settings, or the defaults when it has none stored. */
