@@ -166,7 +166,10 @@ export function formatUnitPrice(unitPrice: number): string {
 export function splitExact(totalFen: number, parts: readonly Ratio[]): number[] {
   if (parts.length === 0) return [];
   const den = parts.reduce((acc, p) => lcm(acc, p.den), 1n);
-  const weights = parts.map((p) => (p.num * (den / p.den)));
+  let weights = parts.map((p) => (p.num * (den / p.den)));
+  // A credit (every part zero or below) is split like the charge it mirrors: by the magnitudes, and
+  // splitByLargestRemainder negates the parts of a negative total.
+  if (weights.every((w) => w <= 0n)) weights = weights.map((w) => -w);
   if (weights.some((w) => w < 0n) || weights.every((w) => w === 0n)) {
     // Nothing to weigh by (all zero) or mixed signs: each part rounded on its own, the last takes the rest.
     const rounded = parts.map((p) => Number(p.round('half-up')));

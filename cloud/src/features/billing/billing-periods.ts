@@ -147,11 +147,21 @@ export function localDate(instant: Date, timeZone: string): string {
 export function localMidnight(date: string, timeZone: string): Date {
   const { y, m, d } = parseDate(date);
   const guess = Date.UTC(y, m - 1, d);
-  let instant = guess - offsetMs(new Date(guess), timeZone);
-  // A zone whose offset changes near midnight (DST) needs a second look at the offset there.
-  instant = guess - offsetMs(new Date(instant), timeZone);
-  return new Date(instant);
+  // Local midnight is `guess` less the offset in force at that moment. Near a DST change that offset is the
+  // one just before or just after it, so try both (sampled a day either side) and keep the earliest instant
+  // that falls on `date`. Where the clocks skip midnight (America/Santiago, America/Havana: 00:00 → 01:00)
+  // only the earlier offset lands on `date`, at the moment the day begins; taking the later one would put
+  // the edge an hour early, on the previous day.
+  const candidates = [...new Set([offsetMs(new Date(guess - DAY_MS), timeZone), offsetMs(new Date(guess + DAY_MS), timeZone)])]
+    .map((offset) => guess - offset)
+    .filter((instant) => localDate(new Date(instant), timeZone) === date);
+  if (candidates.length) return new Date(Math.min(...candidates));
+  // Only a date the zone skipped entirely (Pacific/Apia, 2011-12-30) gets here: a fixed point on the offset.
+  const instant = guess - offsetMs(new Date(guess), timeZone);
+  return new Date(guess - offsetMs(new Date(instant), timeZone));
 }
+
+const DAY_MS = 86_400_000;
 
 function offsetMs(instant: Date, timeZone: string): number {
   const parts = new Intl.DateTimeFormat('en-US', {
