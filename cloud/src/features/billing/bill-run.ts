@@ -234,28 +234,25 @@ async function writeChunk(db: Database, run: Run, houseBills: readonly HouseBill
       totalFen: b.lines.reduce((sum, l) => sum + l.amountFen, 0),
       dueOn: run.dueOn,
     }));
-    for (let i = 0; i < billRows.length; i += INSERT_BATCH) await tx.insert(bills).values(billRows.slice(i, i + INSERT_BATCH));
+    for (let i = 0; i < billRows.length; i += INSERT_BATCH) await insertBills(tx, billRows.slice(i, i + INSERT_BATCH));
     const lineRows = houseBills.flatMap((b, i) =>
       b.lines.map((l) => ({
-        billId: billRows[i]!.id,
-        houseId: b.houseId,
-        feeItemId: l.feeItemId,
-        feeType: l.feeType,
+        bill_id: billRows[i]!.id,
+        house_id: b.houseId,
+        fee_item_id: l.feeItemId,
+        fee_type: l.feeType,
         description: l.description,
-        periodStart: l.period.start,
-        periodEnd: l.period.end,
+        period_start: l.period.start,
+        period_end: l.period.end,
         quantity: l.quantity,
         unit: l.unit,
-        amountFen: l.amountFen,
+        amount_fen: l.amountFen,
         estimated: l.estimated,
         provenance: l.provenance,
       })),
     );
     let written = 0;
-    for (let i = 0; i < lineRows.length; i += INSERT_BATCH) {
-      const inserted = await tx.insert(billLines).values(lineRows.slice(i, i + INSERT_BATCH)).onConflictDoNothing().returning({ id: billLines.id });
-      written += inserted.length;
-    }
+    for (let i = 0; i < lineRows.length; i += INSERT_BATCH) written += await insertLines(tx, lineRows.slice(i, i + INSERT_BATCH));
     if (written < lineRows.length) {
       // Another writer (a prepayment, a concurrent run of another cycle) took some keys meanwhile:
       // the bills carry only what was written, and a bill left with no line goes.
@@ -270,6 +267,54 @@ async function writeChunk(db: Database, run: Run, houseBills: readonly HouseBill
         .onConflictDoNothing();
     }
   });
+}
+
+/**
+ * Rows go to the database as one JSON document per batch, unpacked by jsonb_to_recordset: one
+ * parameter instead of thousands, the same on postgres.js and PGlite, and several times faster than a
+ * multi-row VALUES list built row by row.
+ */
+export async function insertBills(db: Database, rows: readonly (typeof bills.$inferInsert)[]): Promise<void> {
+  const json = rows.map((b) => ({
+    id: b.id,
+    community_id: b.communityId,
+    house_id: b.houseId,
+    run_id: b.runId,
+    kind: b.kind,
+    cycle: b.cycle,
+    period_start: b.periodStart,
+    period_end: b.periodEnd,
+    status: b.status,
+    total_fen: b.totalFen,
+    due_on: b.dueOn,
+  }));
+  await db.execute(sql`insert into bills (id, community_id, house_id, run_id, kind, cycle, period_start, period_end, status, total_fen, due_on)
+    select * from jsonb_to_recordset(${JSON.stringify(json)}::jsonb)
+      as r(id uuid, community_id uuid, house_id uuid, run_id uuid, kind text, cycle text, period_start date, period_end date, status text, total_fen bigint, due_on date)`);
+}
+
+export type LineRow = {
+  bill_id: string;
+  house_id: string;
+  fee_item_id: string;
+  fee_type: string;
+  description: string;
+  period_start: string;
+  period_end: string;
+  quantity: string | null;
+  unit: string | null;
+  amount_fen: number;
+  estimated: boolean;
+  provenance: unknown;
+};
+
+/** Inserts charge lines, skipping any whose (house, fee item, period) is taken; returns how many went in. */
+export async function insertLines(db: Database, rows: readonly LineRow[]): Promise<number> {
+  const result = await db.execute(sql`insert into bill_lines (bill_id, house_id, fee_item_id, fee_type, description, period_start, period_end, quantity, unit, amount_fen, estimated, provenance)
+    select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      as r(bill_id uuid, house_id uuid, fee_item_id uuid, fee_type text, description text, period_start date, period_end date, quantity numeric, unit text, amount_fen bigint, estimated boolean, provenance jsonb)
+    on conflict do nothing returning 1 as one`);
+  return rowsOf(result).length;
 }
 
 /**
