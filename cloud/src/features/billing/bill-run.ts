@@ -10,7 +10,7 @@ import { communities } from '../estate/estate.schema.js';
 import { meters } from '../meters/meters.schema.js';
 import { formatQuantity, parseQuantity } from './billing-math.js';
 import { addMonths, formatDate, minDate, monthsPerCycle, parseDate, periodLabel, previousPeriod, type BillingCycle, type Period } from './billing-periods.js';
-import { billLines, billRunHolds, billRuns, bills, type RunReport } from './billing.schema.js';
+import { billRunHolds, billRuns, bills, type RunReport } from './billing.schema.js';
 import { meteredCharge } from './charges.js';
 import {
   inScope,
