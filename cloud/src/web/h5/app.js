@@ -1,6 +1,7 @@
 import { createApiClient } from '/assets/api.js';
 import { h } from '/assets/dom.js';
 import { NetworkError } from '/assets/problems.js';
+import { billScreen, billsScreen } from './bills.js';
 import { bindScreen } from './bind.js';
 import { forgetResidentKeys } from './door-keys.js';
 import { doorsScreen, residentDoorQrScreen } from './doors.js';
@@ -115,6 +116,8 @@ async function route() {
   if (path === 'doors') return show(doorsScreen(ctx));
   const doorQr = /^doors\/([\w-]+)\/qr$/.exec(path);
   if (doorQr) return show(residentDoorQrScreen(ctx, doorQr[1]));
+  const bills = /^house\/([\w-]+)\/bills(?:\/([\w-]+))?$/.exec(path);
+  if (bills) return show(bills[2] ? billScreen(ctx, bills[1], bills[2]) : billsScreen(ctx, bills[1]));
   const house = /^house\/([\w-]+)$/.exec(path);
   if (house) return show(houseScreen(ctx, house[1]));
   return show(housesScreen(ctx));

@@ -1,17 +1,19 @@
 import { errorBox, field, h, onSubmit, toast } from '/assets/dom.js';
+import { billingCard } from './bills.js';
 import { page, roleBadge } from './layout.js';
 import { visitorPassSection } from './visitor-passes.js';
 
 /**
  * One house: its members, and for the primary owner the invite form and a remove button per member.
- * Removing a member ends their access to the house everywhere (keys, bills, doors). Any member makes
- * visitor passes here.
+ * Removing a member ends their access to the house everywhere (keys, bills, doors). Any member sees
+ * what the house owes (the 账单 card, to the bills) and makes visitor passes here.
  */
 export function houseScreen({ api, me }, houseId) {
   const summary = h('section', { class: 'card house-summary' }, h('p', { class: 'muted' }, '正在加载…'));
   const members = h('div', { class: 'member-list' });
   const invite = h('div');
   const passes = h('div');
+  const billing = h('div');
   const membersPath = `/v1/me/houses/${encodeURIComponent(houseId)}/members`;
 
   async function loadMembers(canManage) {
@@ -91,6 +93,7 @@ export function houseScreen({ api, me }, houseId) {
       );
       const canManage = house.isPrimary === true;
       if (canManage) invite.replaceChildren(inviteForm(api, membersPath, () => loadMembers(true)));
+      billing.replaceChildren(billingCard(api, houseId));
       passes.replaceChildren(visitorPassSection(api, houseId));
       return loadMembers(canManage);
     })
@@ -99,6 +102,7 @@ export function houseScreen({ api, me }, houseId) {
   return page(
     { title: '房屋成员', back: '#/' },
     summary,
+    billing,
     h('div', { class: 'section-head' }, h('h2', null, '家庭成员与租客', h('span', { class: 'en' }, 'Members'))),
     h('section', { class: 'card flush' }, members),
     invite,
