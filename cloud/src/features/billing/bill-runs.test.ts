@@ -168,6 +168,7 @@ describe('fee items refuse what cannot be billed', () => {
 describe('a monthly bill run', () => {
   let property: { id: string };
   let firstRun: Run;
+  let prepayBillId: string;
 
   beforeAll(async () => {
     property = await ok(
@@ -343,6 +344,8 @@ describe('a monthly bill run', () => {
     expect(quote.periods.filter((p) => p.free).map((p) => p.start)).toEqual(['2028-01-01']);
     expect([quote.charge.fen, quote.discount.fen, quote.total.fen]).toEqual([13 * 23270, -23270, 12 * 23270]);
     const bill = await ok<Detail>(post(`/v1/me/houses/${house}/prepayments`, owner.headers, { feeItemId: property.id, months: 12 }), 201);
+    prepayBillId = bill.id;
+    expect(bill.dueOn).toBe('2026-12-18');
     expect(bill.total.fen).toBe(12 * 23270);
     expect(bill.lines.filter((l) => l.kind === 'discount')).toHaveLength(1);
     const again = await ok<{ periods: { start: string }[] }>(post(`/v1/me/houses/${house}/prepayments/quote`, owner.headers, { feeItemId: property.id, months: 12 }));
@@ -369,6 +372,11 @@ describe('a monthly bill run', () => {
     await ok(post(`/v1/bills/${bill.id}/late-fee-waivers`, financeLater.headers, { amountFen: 50, reason: '业主困难，经理批准' }), 201);
     const waived = await ok<Detail>(get(`/v1/bills/${bill.id}`, financeLater.headers));
     expect(waived.lateFees).toMatchObject({ accrued: { fen: 113 }, waived: { fen: 50 }, due: { fen: 63 } });
+    // The prepayment's free month settles its first month, which accrues nothing; twelve months of
+    // 23270 fen each accrue 23270 × 0.05 % × 10 = 116.35 → 116 fen.
+    const prepay = await ok<Detail & { lateFees: { byLine: { principal: Money; accrued: Money; terms: { rule: string; ratePerDayBp: number } }[] } }>(get(`/v1/bills/${prepayBillId}`, financeLater.headers));
+    expect(prepay.lateFees.accrued.fen).toBe(12 * 116);
+    expect(prepay.lateFees.byLine[0]).toMatchObject({ principal: { fen: 0 }, accrued: { fen: 0 }, terms: { rule: 'daily-rate', ratePerDayBp: 5 } });
 
     const arrears = await ok<{ outstanding: Money; lateFee: Money; houses: number; buildings: { buildingName: string; houses: number }[] }>(get(`/v1/communities/${A}/arrears`, financeLater.headers));
     expect(arrears.houses).toBe(4);

@@ -7,7 +7,7 @@ import { invalid } from '../../http/route-kit.js';
 import { z } from '@hono/zod-openapi';
 import { houses } from '../estate/estate.schema.js';
 import type { RoundingMode } from './billing-math.js';
-import { BILLING_CYCLES, parsePeriodLabel, periodLabel, type BillingCycle, type Period } from './billing-periods.js';
+import { addMonths, BILLING_CYCLES, monthsPerCycle, parsePeriodLabel, periodLabel, type BillingCycle, type Period } from './billing-periods.js';
 import { billAdjustments, billLines, bills, feeItems, lateFeeWaivers, type FeeType } from './billing.schema.js';
 import { formatUnitPrice } from './billing-math.js';
 import { accrueLateFee, type LateFeeRule } from './late-fees.js';
@@ -31,19 +31,21 @@ export const outstandingSql = sql<number>`(${bills.totalFen} + coalesce((select 
 type LineForFees = { id: number; billId: string; feeItemId: string; amountFen: number; code: string; lateFee: LateFeeRule; rounding: RoundingMode };
 
 /**
- * Late fees per line: the line's principal (its amount and its own adjustments, less bill-level
- * adjustments and payments taken from the first lines first) times the fee item's rule, from the due date.
+ * Late fees per charge line: the line's principal (its amount and its own adjustments, less what settles
+ * the bill as a whole, taken from the first lines first: payments, bill-level credits and discount
+ * lines such as a prepayment's free month) times the fee item's rule, from the due date.
  */
 function lateFeesOf(bill: BillRow, lines: readonly LineForFees[], adjustments: readonly { lineId: number | null; amountFen: number }[], today: string) {
-  let unallocated = bill.paidFen - adjustments.filter((a) => a.lineId === null).reduce((s, a) => s + a.amountFen, 0);
+  const discounts = lines.filter((l) => l.amountFen < 0).reduce((s, l) => s - l.amountFen, 0);
+  let unallocated = bill.paidFen + discounts - adjustments.filter((a) => a.lineId === null).reduce((s, a) => s + a.amountFen, 0);
   const byLine = [];
-  for (const line of lines) {
+  for (const line of lines.filter((l) => l.amountFen >= 0)) {
     let principal = line.amountFen + adjustments.filter((a) => a.lineId === line.id).reduce((s, a) => s + a.amountFen, 0);
     const take = Math.max(0, Math.min(principal, unallocated));
     principal -= take;
     unallocated -= take;
     const accrual = bill.status === 'posted' ? accrueLateFee(line.lateFee, principal, bill.dueOn, today, line.rounding) : { fen: 0, daysOverdue: 0, rule: line.lateFee.rule };
-    byLine.push({ lineId: line.id, feeItemCode: line.code, principal: money(principal), daysOverdue: accrual.daysOverdue, rule: accrual.rule, accrued: money(accrual.fen) });
+    byLine.push({ lineId: line.id, feeItemCode: line.code, principal: money(principal), daysOverdue: accrual.daysOverdue, rule: accrual.rule, terms: line.lateFee, accrued: money(accrual.fen) });
   }
   return byLine;
 }
@@ -70,7 +72,9 @@ export async function summarize(db: Database, rows: readonly BillRow[], today: s
     const accrued = byLine.reduce((s, l) => s + l.accrued.fen, 0);
     const waived = myWaivers.reduce((s, w) => s + w.amountFen, 0);
     const lateDue = Math.max(0, accrued - waived);
-    const status: BillViewStatus = bill.status === 'draft' ? 'draft' : outstanding <= 0 && lateDue <= 0 ? 'paid' : today > bill.dueOn ? 'overdue' : 'open';
+    // On the principal, as the list filters and the overview count it: a bill whose principal is settled
+    // accrues nothing more.
+    const status: BillViewStatus = bill.status === 'draft' ? 'draft' : outstanding <= 0 ? 'paid' : today > bill.dueOn ? 'overdue' : 'open';
     const period: Period = { start: bill.periodStart, end: bill.periodEnd };
     return {
       summary: {
@@ -80,7 +84,7 @@ export async function summarize(db: Database, rows: readonly BillRow[], today: s
         houseCode: bill.houseCode,
         kind: bill.kind,
         cycle: bill.cycle,
-        period: { ...period, label: periodLabel(bill.cycle, period) },
+        period: { ...period, label: spanLabel(bill.cycle, period) },
         status,
         total: money(bill.totalFen),
         adjustments: money(adjusted),
@@ -95,6 +99,13 @@ export async function summarize(db: Database, rows: readonly BillRow[], today: s
       adjustmentList: myAdjustments.map((a) => ({ id: a.id, kind: a.kind, lineId: a.lineId, amount: money(a.amountFen), reason: a.reason, createdAt: a.createdAt.toISOString() })),
     };
   });
+}
+
+/** "2026-11" for one period; "2026-12 – 2027-12" for a prepayment spanning many. */
+export function spanLabel(cycle: BillingCycle, period: Period): string {
+  const first = periodLabel(cycle, period);
+  const last = periodLabel(cycle, { start: addMonths(period.end, -monthsPerCycle(cycle)), end: period.end });
+  return first === last ? first : `${first} – ${last}`;
 }
 
 export function billNumber(seq: number): string {

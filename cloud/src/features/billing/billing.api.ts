@@ -199,7 +199,15 @@ export const AdjustmentView = z
 export const WaiverView = z.object({ id: Uuid, amount: Money, reason: z.string(), createdAt: z.string() }).openapi('LateFeeWaiver');
 
 export const LateFeeLine = z
-  .object({ lineId: z.number().int(), feeItemCode: z.string(), principal: Money, daysOverdue: z.number().int(), rule: z.string(), accrued: Money })
+  .object({
+    lineId: z.number().int(),
+    feeItemCode: z.string(),
+    principal: Money,
+    daysOverdue: z.number().int(),
+    rule: z.string(),
+    terms: LateFeeRule.openapi({ description: 'The rule with its rate, grace days and cap, so the amount can be checked by hand' }),
+    accrued: Money,
+  })
   .openapi('LateFeeAccrual');
 
 export const BillDetail = BillSummary.extend({
@@ -230,6 +238,9 @@ export const BillingOverview = z
     overdueBills: z.number().int(),
     nextDueOn: LocalDate.nullable().openapi({ description: 'The earliest due date of an unpaid bill' }),
     latestBill: BillSummary.nullable(),
+    prepayOffers: z
+      .array(z.object({ feeItemId: Uuid, name: z.string(), offers: z.array(PrepayOffer) }))
+      .openapi({ description: 'Fee items this house may pay ahead, with their free-month offers' }),
   })
   .openapi('BillingOverview');
 

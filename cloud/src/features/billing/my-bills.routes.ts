@@ -8,11 +8,12 @@ import { bearerSecurity, invalid, isUniqueViolation, jsonBody, jsonResponse, sig
 import { createRouter } from '../../http/router.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { requireMembership } from '../people/membership.js';
-import { localDate, nextPeriod, periodContaining, type Period } from './billing-periods.js';
+import { addDays, localDate, nextPeriod, periodContaining, type Period } from './billing-periods.js';
+import { settingsOf } from './billing.jobs.js';
 import { BillDetail, BillingOverview, BillListQuery, BillPage, BillParams, MyHouseParams, PrepayQuote, PrepayRequest } from './billing.api.js';
 import { billLines, bills } from './billing.schema.js';
 import { billDetail, listBills, loadBill, money, outstandingSql, summarize } from './bill-views.js';
-import { timeLine, type LineDraft } from './house-lines.js';
+import { inScope, timeLine, type LineDraft } from './house-lines.js';
 import { houseFacts, housesById, loadFeeItems } from './run-inputs.js';
 
 /**
@@ -85,6 +86,8 @@ export const myBillRoutes = createRouter()
       const outstanding = facts.reduce((s, f) => s + f.summary.outstanding.fen, 0);
       const lateFee = facts.reduce((s, f) => s + f.summary.lateFee.fen, 0);
       const latest = await listBills(deps.db, [eq(bills.houseId, houseId), eq(bills.status, 'posted')], { limit: 1 }, today);
+      const [where] = await housesById(deps.db, [houseId]);
+      const offers = (await loadFeeItems(deps.db, community.id)).filter((i) => i.prepayOffers.length > 0 && inScope(i, { buildingId: where!.building_id }));
       return c.json(
         {
           houseId,
@@ -95,6 +98,7 @@ export const myBillRoutes = createRouter()
           overdueBills: facts.filter((f) => f.summary.status === 'overdue').length,
           nextDueOn: facts[0]?.summary.dueOn ?? null,
           latestBill: latest.items[0] ?? null,
+          prepayOffers: offers.map((i) => ({ feeItemId: i.id, name: i.name, offers: i.prepayOffers })),
         },
         200,
       );
@@ -194,7 +198,8 @@ export const myBillRoutes = createRouter()
               periodEnd: plan.lines.at(-1)!.period.end,
               status: 'draft',
               totalFen: plan.charge + plan.discount,
-              dueOn: today,
+              // A prepayment covers months that have not begun: it falls due like any bill issued today.
+              dueOn: addDays(today, (await settingsOf(deps, community.id)).dueDays),
             })
             .returning();
           const rows = plan.lines.flatMap((l) => {
