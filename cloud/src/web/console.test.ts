@@ -64,7 +64,7 @@ describe('staff console', () => {
 
   it('shows customer service the houses of their community, as text, and a dry run listing the bad row', async () => {
     const { page, problems, staff } = await signIn('customer_service', [communityA.id]);
-    expect(await navLabels(page)).toEqual(['房屋', '名册导入导出', '门禁', '短信发件箱']);
+    expect(await navLabels(page)).toEqual(['房屋', '名册导入导出', '账单', '门禁', '短信发件箱']);
     expect(await page.locator('.who').textContent()).toContain('客服');
     expect(await page.locator('.who').textContent()).toContain(staff.username);
     // Only their own community is offered.
@@ -143,7 +143,7 @@ describe('staff console', () => {
 
   it('shows finance the fee basis with exact area totals', async () => {
     const { page, problems } = await signIn('finance', [communityA.id]);
-    expect(await navLabels(page)).toEqual(['房屋', '收费基础']);
+    expect(await navLabels(page)).toEqual(['房屋', '收费基础', '账单']);
     await page.getByRole('link', { name: /收费基础/ }).click();
     await page.getByRole('heading', { name: /按楼栋/ }).waitFor();
     expect(await page.locator('[data-total="area"]').textContent()).toBe('264.35');
@@ -154,7 +154,7 @@ describe('staff console', () => {
 
   it('shows a super admin every community, the audit log and the SMS outbox, and signs out', async () => {
     const { page, problems } = await signIn('super_admin', []);
-    expect(await navLabels(page)).toEqual(['房屋', '名册导入导出', '收费基础', '门禁', '审计日志', '短信发件箱']);
+    expect(await navLabels(page)).toEqual(['房屋', '名册导入导出', '收费基础', '账单', '门禁', '审计日志', '短信发件箱']);
     expect(await page.getByLabel('社区 Community').locator('option').count()).toBeGreaterThanOrEqual(2);
     await page.getByLabel('社区 Community').selectOption({ label: `${communityB.name}（B）` });
     await expect.poll(() => houseRows(page).allTextContents()).toEqual([expect.stringMatching(/^9-1-901/)]);

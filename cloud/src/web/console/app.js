@@ -1,6 +1,7 @@
 import { createApiClient, withQuery } from '/assets/api.js';
 import { bilingual, field, h, onSubmit } from '/assets/dom.js';
 import { renderAudit } from './audit.js';
+import { renderBilling } from './billing.js';
 import { renderDoors } from './doors.js';
 import { renderFeeBasis } from './fee-basis.js';
 import { renderHouses } from './houses.js';
@@ -23,6 +24,7 @@ const SCREENS = [
   { id: 'houses', zh: '房屋', en: 'Houses', needs: ['community:read'], scoped: true, render: renderHouses },
   { id: 'roster', zh: '名册导入导出', en: 'Roster', needs: ['roster:import', 'roster:export'], scoped: true, render: renderRoster },
   { id: 'fee-basis', zh: '收费基础', en: 'Fee basis', needs: ['finance:read'], scoped: true, render: renderFeeBasis },
+  { id: 'billing', zh: '账单', en: 'Billing', needs: ['billing:read'], scoped: true, render: renderBilling },
   { id: 'doors', zh: '门禁', en: 'Doors', needs: ['door:read'], scoped: true, render: renderDoors },
   { id: 'audit', zh: '审计日志', en: 'Audit log', needs: ['audit:read'], scoped: false, render: renderAudit },
   { id: 'sms-outbox', zh: '短信发件箱', en: 'SMS outbox', needs: ['sms-outbox:read'], scoped: false, render: renderSmsOutbox },

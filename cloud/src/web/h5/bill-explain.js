@@ -11,7 +11,7 @@ import {
   unitPriceText,
   unitText,
   yuan,
-} from './bill-format.js';
+} from '/assets/bill-format.js';
 
 /**
  * "为什么是这个金额": a bill line's provenance (features/billing house-lines.ts, charges.ts) retold in

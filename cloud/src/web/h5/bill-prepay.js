@@ -1,5 +1,5 @@
 import { errorBox, field, h, toast } from '/assets/dom.js';
-import { amountRow, lastDay } from './bill-format.js';
+import { amountRow, lastDay } from '/assets/bill-format.js';
 
 const MONTH_CHOICES = [1, 3, 6, 12, 24];
 const DEFAULT_MONTHS = 12;

@@ -1,7 +1,7 @@
 import { withQuery } from '/assets/api.js';
 import { append, errorBox, formatTime, h } from '/assets/dom.js';
 import { explainLine } from './bill-explain.js';
-import { amountRow, BILL_STATUS, billTitle, FEE_TYPES, spanText, unitText, yuan } from './bill-format.js';
+import { amountRow, BILL_STATUS, billTitle, FEE_TYPES, spanText, unitText, yuan } from '/assets/bill-format.js';
 import { prepayPanel } from './bill-prepay.js';
 import { page } from './layout.js';
 

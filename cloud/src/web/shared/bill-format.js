@@ -1,5 +1,5 @@
 /**
- * Words and numbers of the resident's bills. Money arrives as integer fen, unit prices as integer price
+ * Words and numbers of bills, for the resident H5 and the console alike. Money arrives as integer fen, unit prices as integer price
  * units (10000 = ¥1) and quantities as decimal strings: all are turned into text with integer and string
  * arithmetic only, so no amount on screen ever carries a floating-point error (0.1 + 0.2).
  */
