@@ -357,6 +357,10 @@ describe('a monthly bill run', () => {
     await expectProblem(await post(`/v1/bills/${bill.id}/adjustments`, finance.headers, { kind: 'credit-note', amountFen: -(bill.outstanding.fen + 1), reason: '太多' }), 400, 'validation-failed');
     await expectProblem(await post(`/v1/bills/${bill.id}/adjustments`, finance.headers, { kind: 'credit-note', amountFen: 500, reason: '正数' }), 400, 'validation-failed');
     await expectProblem(await post(`/v1/bills/${bill.id}/adjustments`, finance.headers, { kind: 'adjustment', amountFen: 0, reason: '零' }), 400, 'validation-failed');
+    // The parking line charged 10000 fen: a line's credit stays within it.
+    const parkingLine = bill.lines.find((l) => l.feeItemCode === 'parking')!.id;
+    const tooMuch = await expectProblem(await post(`/v1/bills/${bill.id}/adjustments`, finance.headers, { kind: 'credit-note', amountFen: -10001, lineId: parkingLine, reason: '超额' }), 400, 'validation-failed');
+    expect(String(tooMuch['detail'])).toMatch(/owes ¥100\.00/);
     await ok(post(`/v1/bills/${bill.id}/adjustments`, finance.headers, { kind: 'credit-note', amountFen: -1000, reason: '电梯停运补偿', lineId: bill.lines.find((l) => l.feeItemCode === 'parking')!.id }), 201);
     await expectProblem(await post(`/v1/bills/${bill.id}/late-fee-waivers`, finance.headers, { reason: '未逾期' }), 409, 'conflict');
 

@@ -19,7 +19,7 @@ const TZ = 'Asia/Shanghai';
  *
  * @example
  * const billed = await seedBilledCommunity(h);
- * await page.goto(`${baseUrl}/console#/billing?community=${billed.communityId}`);
+ * const bills = await h.app.request(`/v1/communities/${billed.communityId}/bills?run=${billed.runId}`, { headers: billed.finance.headers });
  */
 export async function seedBilledCommunity(h: Harness) {
   const { company, communities } = await createCompany(h, ['A']);

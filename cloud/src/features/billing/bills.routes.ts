@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, eq, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../context.js';
 import { requireStaff } from '../../http/auth-middleware.js';
@@ -94,8 +94,13 @@ export const billRoutes = createRouter()
       const row = await deps.db.transaction(async (tx) => {
         const [current] = await tx.select().from(bills).where(eq(bills.id, bill.id)).for('update');
         if (body.lineId !== undefined) {
-          const [line] = await tx.select({ id: billLines.id }).from(billLines).where(and(eq(billLines.id, body.lineId), eq(billLines.billId, bill.id)));
+          const [line] = await tx.select({ id: billLines.id, amountFen: billLines.amountFen, description: billLines.description }).from(billLines).where(and(eq(billLines.id, body.lineId), eq(billLines.billId, bill.id)));
           if (!line) invalid('lineId', 'is not a line of this bill');
+          // A line's correction stays within that line: crediting one line more than it charged would
+          // leave the others owing (and accruing late fees) while the bill looks settled.
+          const [sum] = await tx.select({ adjusted: sql<string>`coalesce(sum(${billAdjustments.amountFen}), 0)::text` }).from(billAdjustments).where(eq(billAdjustments.lineId, line.id));
+          const lineOwes = line.amountFen + Number(sum?.adjusted ?? 0);
+          if (lineOwes + body.amountFen < 0) invalid('amountFen', `the line "${line.description}" owes ${money(lineOwes).display}; credit the bill as a whole, or at most that much on this line`);
         }
         const [fresh] = await summarize(tx, [{ ...current!, houseCode: bill.houseCode }], today);
         const outstanding = fresh!.summary.outstanding.fen;
