@@ -95,13 +95,23 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
 
     const chunkHouses = options.chunkHouses ?? RUN_CHUNK_HOUSES;
     let after: string | null = null;
+    // Pipelined: the next chunk is read and priced while the previous one is written (its own
+    // connection), since chunks share no house. At most one write is in flight.
+    let writing: Promise<unknown> = Promise.resolve(null);
     for (;;) {
       const rows = await houseChunk(db, run.communityId, after, chunkHouses);
       if (rows.length === 0) break;
       after = rows.at(-1)!.id;
       const outcome = await billChunk(deps, run, items, pools, rows, community!.timeZone, counts);
-      await writeChunk(db, run, outcome.bills, outcome.holds);
+      const failed = await writing;
+      if (failed) throw failed;
+      writing = writeChunk(db, run, outcome.bills, outcome.holds).then(
+        () => null,
+        (error: unknown) => error,
+      );
     }
+    const failed = await writing;
+    if (failed) throw failed;
 
     const report = await runReport(db, run, counts);
     const finished = await db.transaction(async (tx) => {
