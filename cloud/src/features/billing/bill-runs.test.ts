@@ -393,3 +393,20 @@ describe('a monthly bill run', () => {
   });
 
 });
+
+describe('a quarterly run', () => {
+  it('bills a quarterly item for each month of the quarter, rounded down as the item says', async () => {
+    const clerk = await createStaff(h, companyId, 'finance', [A]);
+    await ok(
+      post(`/v1/communities/${A}/fee-items`, clerk.headers, { code: 'fund', name: '专项维修资金', kind: 'maintenance-fund', cycle: 'quarterly', rounding: 'down', tariff: { effectiveFrom: '2026-01-01', unitPrice: 2500 } }),
+      201,
+    );
+    const started = await ok<Run>(post(`/v1/communities/${A}/bill-runs`, clerk.headers, { cycle: 'quarterly', period: '2026-Q4', post: true }), 202);
+    await h.deps.jobs.waitFor(started.id);
+    const run = await ok<Run>(get(`/v1/bill-runs/${started.id}`, clerk.headers));
+    expect(run.period.label).toBe('2026-Q4');
+    // ¥0.25/m² a month for October to December: 89.5 × 25 × 3 = 6712.5 → 6712 (down); 120 × 75 = 9000;
+    // 1-1-201 from 11 December only: 60.25 × 25 × 21/31 = 1020.36 → 1020; 100 × 75 = 7500.
+    expect(run.report!.byFeeItem.map((f) => [f.code, f.lines, f.total.fen])).toEqual([['fund', 4, 6712 + 9000 + 1020 + 7500]]);
+  });
+});
