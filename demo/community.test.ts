@@ -12,7 +12,9 @@ import { startCloud, type RunningCloud } from '../cloud/src/server.js';
 import { TEST_DATABASE_URL } from '../cloud/test/harness.js';
 import { newPhone, openToken, type IssuedKey } from '../cloud/test/door-rig.js';
 import { startSession } from '../cloud/src/features/auth/session-service.js';
-import { residents } from '../cloud/src/features/people/people.schema.js';
+import { houseMembers, residents } from '../cloud/src/features/people/people.schema.js';
+import { billRuns } from '../cloud/src/features/billing/billing.schema.js';
+import { localDate, periodContaining } from '../cloud/src/features/billing/billing-periods.js';
 import { startDemoDevices, type DemoDevices } from './community.js';
 
 // The meter loop end to end, on the real PostgreSQL: simulated Modbus meters -> edge gateway (outbox)
@@ -81,6 +83,17 @@ it('brings every demo meter’s readings into PostgreSQL, exactly once across a 
   const opened = await fetch(`${cloud.baseUrl}/v1/doors/${entrance.id}/open`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: openToken(phone, key!, entrance.code, 'online') }) });
   expect(opened.status, await opened.clone().text()).toBe(200);
   expect(lock.unlocks).toBe(1);
+
+  // The demo bills this month: last month's meter round, every house's electricity and water, posted.
+  const [run] = await db().select().from(billRuns).where(eq(billRuns.communityId, cloud.demo!.communityId));
+  expect(run).toMatchObject({ status: 'posted', periodStart: periodContaining('monthly', localDate(new Date(), 'Asia/Shanghai')).start });
+  const report = run!.report!;
+  expect(report).toMatchObject({ held: 0, billedHouses: report.houses });
+  for (const code of ['electricity', 'water', 'property', 'public-light']) expect(report.byFeeItem.find((f) => f.code === code)?.lines).toBe(report.houses);
+  const [membership] = await db().select().from(houseMembers).where(eq(houseMembers.residentId, owner!.id)).limit(1);
+  const overview = await fetch(`${cloud.baseUrl}/v1/me/houses/${membership!.houseId}/billing`, { headers: { authorization: `Bearer ${session.accessToken}` } });
+  expect(overview.status, await overview.clone().text()).toBe(200);
+  expect(((await overview.json()) as { latestBill: { period: { start: string } } }).latestBill.period.start).toBe(run!.periodStart);
 
   // The cloud (and its broker) goes away; the gateway keeps polling into its outbox.
   await cloud.stop();

@@ -46,6 +46,12 @@ describe('reading anomaly rules', () => {
     expect(detectAnomalies([at(0, '100')], at(40, '110'), { ...rules, polled: false })).toEqual([]);
   });
 
+  it('measures no gap from a hand-read reading: the gateway’s first poll after a meter round missed nothing', () => {
+    const handRead = { ...at(0, '100'), polled: false };
+    expect(detectAnomalies([handRead], at(40 * 96, '400'), rules)).toEqual([]);
+    expect(detectAnomalies([handRead, at(40 * 96, '400')], at(40 * 96 + 4, '400.5'), rules)).toEqual(['gap']);
+  });
+
   it('judges the first reading of a meter against nothing', () => {
     expect(detectAnomalies([], at(0, '3.5'), rules)).toEqual([]);
   });

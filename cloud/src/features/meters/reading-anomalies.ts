@@ -40,7 +40,8 @@ export type MeterRules = {
   rolloverModulusMicro: bigint | null;
 };
 
-export type TimelinePoint = { atMs: number; micro: bigint };
+/** `polled: false` marks a hand-read or imported reading: no poll was due since it, so no gap is measured from it. */
+export type TimelinePoint = { atMs: number; micro: bigint; polled?: boolean };
 
 /** "12.5" -> 12500000n. Throws on text that is not a decimal with at most six places. */
 export function toMicro(value: string): bigint {
@@ -102,7 +103,8 @@ function ratePerHour(a: TimelinePoint, b: TimelinePoint, modulus: bigint | null)
  * - `rollover`: the value decreased across the counter's wrap; consumption continues (see consumptionBetween).
  * - `spike`: the rate since the previous reading is above SPIKE_FACTOR × the median rate of the last
  *   SPIKE_WINDOW intervals (at least SPIKE_MIN_INTERVALS of them) and above SPIKE_FLOOR_PER_HOUR.
- * - `gap`: a polled meter's reading came more than GAP_FACTOR poll periods after the previous one.
+ * - `gap`: a polled meter's reading came more than GAP_FACTOR poll periods after the previous polled one
+ *   (after a hand-read round, the gateway's first reading is not a missed poll).
  *
  * @example
  * detectAnomalies([{ atMs: 0, micro: 100_000000n }], { atMs: 900_000, micro: 99_500000n }, rules) // ['backwards']
@@ -126,7 +128,7 @@ export function detectAnomalies(before: readonly TimelinePoint[], reading: Timel
     const floor = SPIKE_FLOOR_PER_HOUR[rules.unit] ?? DEFAULT_SPIKE_FLOOR_PER_HOUR;
     if (rates.length >= SPIKE_MIN_INTERVALS && rate > SPIKE_FACTOR * median(rates) && rate > floor) anomalies.push('spike');
   }
-  if (rules.polled && reading.atMs - previous.atMs > GAP_FACTOR * rules.pollSeconds * 1000) anomalies.push('gap');
+  if (rules.polled && previous.polled !== false && reading.atMs - previous.atMs > GAP_FACTOR * rules.pollSeconds * 1000) anomalies.push('gap');
   return anomalies;
 }
 

@@ -28,7 +28,7 @@ export type StoredReading = NewReading & { anomalies: ReadingAnomaly[] };
  */
 export type StoreResult = { inserted: StoredReading[]; duplicates: NewReading[] };
 
-type StoredPoint = { id: string; atMs: number; micro: bigint; anomalies: ReadingAnomaly[] };
+type StoredPoint = { id: string; atMs: number; micro: bigint; polled: boolean; anomalies: ReadingAnomaly[] };
 type Entry = TimelinePoint & { stored?: StoredPoint; fresh?: NewReading };
 
 const keyOf = (meterId: string, atMs: number) => `${meterId}@${atMs}`;
@@ -60,13 +60,13 @@ export async function storeReadings(tx: Database, rows: readonly NewReading[], r
   const duplicates: NewReading[] = [];
   const successorUpdates: { id: string; anomalies: ReadingAnomaly[]; after: NewReading }[] = [];
   for (const [meterId, fresh] of byMeter) {
-    const timeline: Entry[] = (stored.get(meterId) ?? []).map((s) => ({ atMs: s.atMs, micro: s.micro, stored: s }));
+    const timeline: Entry[] = (stored.get(meterId) ?? []).map((s) => ({ atMs: s.atMs, micro: s.micro, polled: s.polled, stored: s }));
     const taken = new Set(timeline.map((e) => e.atMs));
     for (const reading of fresh) {
       if (taken.has(reading.atMs)) duplicates.push(reading);
       else {
         taken.add(reading.atMs);
-        timeline.push({ atMs: reading.atMs, micro: reading.micro, fresh: reading });
+        timeline.push({ atMs: reading.atMs, micro: reading.micro, polled: reading.source === 'gateway', fresh: reading });
       }
     }
     timeline.sort((a, b) => a.atMs - b.atMs);
@@ -100,7 +100,7 @@ export async function storeReadings(tx: Database, rows: readonly NewReading[], r
   return { inserted, duplicates };
 }
 
-const COLUMNS = sql`id::text as id, meter_id::text as meter_id, (extract(epoch from read_at) * 1000)::bigint::text as ms, value::text as value, anomalies::text as anomalies`;
+const COLUMNS = sql`id::text as id, meter_id::text as meter_id, (extract(epoch from read_at) * 1000)::bigint::text as ms, value::text as value, source, anomalies::text as anomalies`;
 
 /**
  * Each meter's stored readings around the batch. The usual case, readings newer than anything stored,
@@ -130,8 +130,8 @@ async function loadNeighbourhoods(tx: Database, byMeter: Map<string, NewReading[
       select q.m::text as m, n.p
       from json_to_recordset(${JSON.stringify(spans.map((s) => ({ m: s.m })))}::json) as q(m uuid)
       cross join lateral (
-        select string_agg((date_part('epoch', r.read_at) * 1000)::int8::text || ':' || r.value::text, ',') as p
-        from (select read_at, value from ${meterReadings} where meter_id = q.m order by read_at desc limit ${SPIKE_WINDOW + 1}) as r
+        select string_agg((date_part('epoch', r.read_at) * 1000)::int8::text || ':' || r.value::text || case when r.source = 'gateway' then '' else ':m' end, ',') as p
+        from (select read_at, value, source from ${meterReadings} where meter_id = q.m order by read_at desc limit ${SPIKE_WINDOW + 1}) as r
       ) as n
       where n.p is not null`),
   );
@@ -139,9 +139,10 @@ async function loadNeighbourhoods(tx: Database, byMeter: Map<string, NewReading[
   for (const row of packed) {
     const points: StoredPoint[] = [];
     for (const pair of row.p.split(',')) {
-      const colon = pair.indexOf(':');
+      // "ms:value", or "ms:value:m" for a reading not polled by a gateway (hand-read, imported).
+      const [ms, value, manual] = pair.split(':');
       // Only the exact query below feeds successor re-judging, which needs id and anomalies.
-      points.push({ id: '', atMs: Number(pair.slice(0, colon)), micro: microOfNumeric(pair.slice(colon + 1)), anomalies: [] });
+      points.push({ id: '', atMs: Number(ms), micro: microOfNumeric(value!), polled: manual === undefined, anomalies: [] });
     }
     newest.set(row.m, points);
   }
@@ -165,8 +166,8 @@ async function loadNeighbourhoods(tx: Database, byMeter: Map<string, NewReading[
 
 function pointsByMeter(result: unknown): Map<string, StoredPoint[]> {
   const out = new Map<string, StoredPoint[]>();
-  for (const r of rowsOf<{ id: string; meter_id: string; ms: string; value: string; anomalies: string }>(result)) {
-    const point: StoredPoint = { id: r.id, atMs: Number(r.ms), micro: microOfNumeric(r.value), anomalies: JSON.parse(r.anomalies) as ReadingAnomaly[] };
+  for (const r of rowsOf<{ id: string; meter_id: string; ms: string; value: string; source: string; anomalies: string }>(result)) {
+    const point: StoredPoint = { id: r.id, atMs: Number(r.ms), micro: microOfNumeric(r.value), polled: r.source === 'gateway', anomalies: JSON.parse(r.anomalies) as ReadingAnomaly[] };
     const list = out.get(r.meter_id);
     if (list) list.push(point);
     else out.set(r.meter_id, [point]);
