@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../../http/route-kit.js';
 import { communities } from '../estate/estate.schema.js';
 import { meters } from '../meters/meters.schema.js';
 import { formatQuantity, parseQuantity } from './billing-math.js';
-import { addMonths, formatDate, minDate, monthsPerCycle, parseDate, periodLabel, previousPeriod, type BillingCycle, type Period } from './billing-periods.js';
+import { addMonths, formatDate, localDate, minDate, monthsPerCycle, parseDate, periodLabel, previousPeriod, type BillingCycle, type Period } from './billing-periods.js';
 import { billRunHolds, billRuns, bills, type RunReport } from './billing.schema.js';
 import { meteredCharge } from './charges.js';
 import {
@@ -208,7 +208,7 @@ async function billChunk(
         const houseWindows = windows.get(`${house.id}|${item.meterKind}`) ?? [];
         const history = histories.get(`${house.id}|${item.id}`) ?? { usedThisYear: 0n, estimatedSince: [], recentActual: [] };
         // Only estimates billed after the start reading are trued up by this actual reading.
-        const startDates = houseWindows.map((w) => (w.start ?? w.firstInPeriod)?.readAt.slice(0, 10)).filter((d): d is string => !!d);
+        const startDates = houseWindows.map((w) => (w.start ?? w.firstInPeriod)?.readAt).filter((d): d is string => !!d).map((at) => localDate(new Date(at), timeZone));
         const earliest = startDates.sort()[0] ?? usage.start;
         outcome = meteredLine(item, house, usage, houseWindows, { ...history, estimatedSince: history.estimatedSince.filter((e) => e.period.start >= earliest) }, months);
       } else if (item.kind === 'shared') {
