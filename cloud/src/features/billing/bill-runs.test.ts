@@ -293,6 +293,25 @@ describe('a monthly bill run', () => {
     await expectProblem(await post(`/v1/bill-runs/${firstRun.id}/post`, finance.headers, {}), 409, 'conflict');
   });
 
+  it('keeps runs and bills to the staff of the community and the roles that may act', async () => {
+    const bill = await billOf(firstRun.id, '1-1-101');
+    const service = await createStaff(h, companyId, 'customer_service', [A]);
+    const guard = await createStaff(h, companyId, 'gate_guard', [A]);
+    // Another community's staff: nothing of A, by id or by community.
+    await expectProblem(await get(`/v1/bills/${bill.id}`, csB.headers), 403, 'forbidden');
+    await expectProblem(await get(`/v1/bill-runs/${firstRun.id}`, csB.headers), 403, 'forbidden');
+    await expectProblem(await get(`/v1/communities/${A}/bills`, csB.headers), 403, 'forbidden');
+    await expectProblem(await get(`/v1/communities/${A}/arrears`, csB.headers), 403, 'forbidden');
+    // Customer service reads bills but neither runs nor corrects them; a gate guard does not see them.
+    expect((await get(`/v1/bills/${bill.id}`, service.headers)).status).toBe(200);
+    await expectProblem(await post(`/v1/communities/${A}/bill-runs`, service.headers, { cycle: 'monthly', period: '2026-12' }), 403, 'forbidden');
+    await expectProblem(await post(`/v1/bills/${bill.id}/adjustments`, service.headers, { kind: 'credit-note', amountFen: -1, reason: '客服' }), 403, 'forbidden');
+    await expectProblem(await post(`/v1/bill-runs/${firstRun.id}/discard`, service.headers, {}), 403, 'forbidden');
+    await expectProblem(await get(`/v1/bills/${bill.id}`, guard.headers), 403, 'forbidden');
+    // A resident is not staff, even for their own house's bill.
+    await expectProblem(await get(`/v1/bills/${bill.id}`, owner.headers), 403, 'forbidden');
+  });
+
   it('makes posted bills immutable in the database itself', async () => {
     const bill = await billOf(firstRun.id, '1-1-101');
     await expect(h.deps.db.execute(sql`update bills set total_fen = 1 where id = ${bill.id}`)).rejects.toThrow();
