@@ -8,38 +8,25 @@
 // Baseline: the same bill and line rows (provenance included) inserted again, as they are, in the same
 // batches by the same bulk insert the run uses, with no reads and no computation: the floor any run
 // stands on. The ratio is what reading the meters, pricing and splitting cost on top of writing.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import pino from 'pino';
-import { loadConfig } from '../cloud/src/config.js';
 import type { AppDeps } from '../cloud/src/context.js';
-import { openDatabase } from '../cloud/src/db/client.js';
 import { migrate, rowsOf } from '../cloud/src/db/migrate.js';
 import { communities, propertyCompanies } from '../cloud/src/features/estate/estate.schema.js';
 import { localMidnight } from '../cloud/src/features/billing/billing-periods.js';
 import { billLines, billRuns, bills, feeItems, tariffVersions } from '../cloud/src/features/billing/billing.schema.js';
 import { computeRun, insertBills, insertLines, RUN_CHUNK_HOUSES, type LineRow } from '../cloud/src/features/billing/bill-run.js';
+import { openBenchDatabase } from './lib/bench-database.js';
 
 const HOUSES = Number(process.argv[2] ?? 100_000);
 const TARGET_SECONDS = 60;
-const url = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schemaName = `bench_billing_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'estate-bench-'));
 const TZ = 'Asia/Shanghai';
 const PERIOD = { start: '2026-11-01', end: '2026-12-01' };
 const USAGE = { start: '2026-10-01', end: '2026-11-01' };
 
-const config = loadConfig({
-  NODE_ENV: 'test',
-  DATA_DIR: dataDir,
-  JWT_SECRET: randomBytes(32).toString('base64'),
-  PII_KEYS: `b1:${randomBytes(32).toString('base64')}`,
-  BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
-});
-const database = await openDatabase({ url, dataDir, schemaName, maxConnections: 4 });
+const bench = await openBenchDatabase('bench_billing');
+const { schemaName, config, database } = bench;
 const db = database.db;
 const seconds = (from: number) => (performance.now() - from) / 1000;
 const count = async (statement: ReturnType<typeof sql>) => Number(rowsOf<{ n: string }>(await db.execute(statement))[0]!.n);
@@ -176,7 +163,5 @@ try {
     }),
   );
 } finally {
-  await db.execute(sql.raw(`drop schema if exists "${schemaName}" cascade`)).catch(() => {});
-  await database.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await bench.close();
 }

@@ -5,17 +5,12 @@
 // Baseline: the same house rows as a plain multi-row INSERT (1000 rows per statement, straight through
 // postgres.js) with no parsing, validation, owners, encryption or upsert: the floor any import of these
 // rows stands on.
-import { randomBytes, randomUUID, createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { randomUUID, createHash } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import pino from 'pino';
 import postgres from 'postgres';
-import { loadConfig } from '../cloud/src/config.js';
 import type { AppDeps } from '../cloud/src/context.js';
 import { PiiVault } from '../cloud/src/crypto/pii.js';
-import { openDatabase } from '../cloud/src/db/client.js';
 import { migrate, rowsOf } from '../cloud/src/db/migrate.js';
 import { buildings, communities, houses, propertyCompanies, units } from '../cloud/src/features/estate/estate.schema.js';
 import { rosterOwners } from '../cloud/src/features/people/people.schema.js';
@@ -24,21 +19,12 @@ import { validateRoster } from '../cloud/src/features/roster/roster-validate.js'
 import { runRosterImport, storeUpload } from '../cloud/src/features/roster/roster.jobs.js';
 import { rosterImports } from '../cloud/src/features/roster/roster.schema.js';
 import { generateRosterCsv } from '../fixtures/roster-generator.js';
+import { openBenchDatabase } from './lib/bench-database.js';
 
 const HOUSES = Number(process.argv[2] ?? 20_000);
 const TARGET_SECONDS = 30;
-const url = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schemaName = `bench_import_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'estate-bench-'));
-
-const config = loadConfig({
-  NODE_ENV: 'test',
-  DATA_DIR: dataDir,
-  JWT_SECRET: randomBytes(32).toString('base64'),
-  PII_KEYS: `b1:${randomBytes(32).toString('base64')}`,
-  BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
-});
-const database = await openDatabase({ url, dataDir, schemaName, maxConnections: 4 });
+const bench = await openBenchDatabase('bench_import');
+const { url, schemaName, dataDir, config, database } = bench;
 const seconds = (from: number) => (performance.now() - from) / 1000;
 
 try {
@@ -144,7 +130,5 @@ try {
     }),
   );
 } finally {
-  await database.db.execute(sql.raw(`drop schema if exists "${schemaName}" cascade`));
-  await database.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await bench.close();
 }

@@ -6,6 +6,7 @@ import { addMember, expectProblem, seedEstate, sendJson } from '../estate/estate
 import { houses } from '../estate/estate.schema.js';
 import { meterReadings } from '../meters/meters.schema.js';
 import { seedMeter } from '../meters/meters.test-fixture.js';
+import { electricityItem } from './billing.test-fixture.js';
 import { parkingLots, parkingSpaces } from '../parking/parking.schema.js';
 import { eq } from 'drizzle-orm';
 
@@ -184,18 +185,7 @@ describe('a monthly bill run', () => {
       }),
       201,
     );
-    await ok(
-      post(`/v1/communities/${A}/fee-items`, finance.headers, {
-        code: 'electricity',
-        name: '电费',
-        kind: 'metered',
-        meterKind: 'electricity',
-        cycle: 'monthly',
-        tiered: true,
-        tariff: { effectiveFrom: '2026-01-01', tiers: [{ upTo: '240', unitPrice: 4883 }, { upTo: '400', unitPrice: 5383 }, { upTo: null, unitPrice: 7883 }] },
-      }),
-      201,
-    );
+    await ok(post(`/v1/communities/${A}/fee-items`, finance.headers, electricityItem('2026-01-01')), 201);
     await ok(
       post(`/v1/communities/${A}/fee-items`, finance.headers, {
         code: 'corridor-light',

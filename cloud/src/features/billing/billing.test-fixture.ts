@@ -10,6 +10,19 @@ import { addDays, localDate, localMidnight, periodContaining, periodLabel, previ
 
 const TZ = 'Asia/Shanghai';
 
+/** Monthly electricity on Beijing-like residential tiers: ¥0.4883 to 240 kWh, ¥0.5383 to 400, ¥0.7883 above. */
+export function electricityItem(effectiveFrom: string) {
+  return {
+    code: 'electricity',
+    name: '电费',
+    kind: 'metered',
+    meterKind: 'electricity',
+    cycle: 'monthly',
+    tiered: true,
+    tariff: { effectiveFrom, tiers: [{ upTo: '240', unitPrice: 4883 }, { upTo: '400', unitPrice: 5383 }, { upTo: null, unitPrice: 7883 }] },
+  };
+}
+
 /**
  * A community billed through the API as finance would do it: three houses, property fee (with a daily
  * late fee and "prepay 12, get 1 free"), tiered electricity and a corridor light split by area. The run
@@ -73,19 +86,7 @@ export async function seedBilledCommunity(h: Harness) {
     },
     201,
   );
-  await post(
-    `/v1/communities/${communityId}/fee-items`,
-    {
-      code: 'electricity',
-      name: '电费',
-      kind: 'metered',
-      meterKind: 'electricity',
-      cycle: 'monthly',
-      tiered: true,
-      tariff: { effectiveFrom: since, tiers: [{ upTo: '240', unitPrice: 4883 }, { upTo: '400', unitPrice: 5383 }, { upTo: null, unitPrice: 7883 }] },
-    },
-    201,
-  );
+  await post(`/v1/communities/${communityId}/fee-items`, electricityItem(since), 201);
   await post(
     `/v1/communities/${communityId}/fee-items`,
     { code: 'corridor-light', name: '公摊电费', kind: 'shared', sharedMeterId: corridor, shareMethod: 'area', cycle: 'monthly', tariff: { effectiveFrom: since, unitPrice: 6000 } },
