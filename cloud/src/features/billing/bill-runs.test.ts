@@ -383,6 +383,10 @@ describe('a monthly bill run', () => {
     expect(late.lateFees.accrued.fen).toBe(113);
     await expectProblem(await post(`/v1/bills/${bill.id}/late-fee-waivers`, financeLater.headers, { amountFen: 114, reason: '多了' }), 400, 'validation-failed');
     await ok(post(`/v1/bills/${bill.id}/late-fee-waivers`, financeLater.headers, { amountFen: 50, reason: '业主困难，经理批准' }), 201);
+    // Every correction is in the audit log with who made it and why.
+    const admin = await createStaff(h, companyId, 'super_admin');
+    const audited = await ok<{ items: { action: string; targetId: string; details: { reason?: string; amountFen?: number } }[] }>(get(`/v1/audit-events?action=billing.adjust`, admin.headers));
+    expect(audited.items.filter((e) => e.targetId === bill.id).map((e) => [e.details.amountFen, e.details.reason])).toEqual([[-1000, '电梯停运补偿']]);
     const waived = await ok<Detail>(get(`/v1/bills/${bill.id}`, financeLater.headers));
     expect(waived.lateFees).toMatchObject({ accrued: { fen: 113 }, waived: { fen: 50 }, due: { fen: 63 } });
     // The prepayment's free month settles its first month, which accrues nothing; twelve months of
