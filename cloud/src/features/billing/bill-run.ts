@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { splitByLargestRemainder } from '@estate/protocol';
 import type { AppDeps } from '../../context.js';
 import type { Database } from '../../db/client.js';
@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../../http/route-kit.js';
 import { communities } from '../estate/estate.schema.js';
 import { meters } from '../meters/meters.schema.js';
 import { formatQuantity, parseQuantity } from './billing-math.js';
-import { addMonths, formatDate, localDate, minDate, monthsPerCycle, parseDate, periodLabel, previousPeriod, type BillingCycle, type Period } from './billing-periods.js';
+import { addDays, addMonths, formatDate, localDate, maxDate, minDate, monthsPerCycle, parseDate, periodLabel, previousPeriod, type BillingCycle, type Period } from './billing-periods.js';
 import { billRunHolds, billRuns, bills, type RunReport } from './billing.schema.js';
 import { meteredCharge } from './charges.js';
 import {
@@ -40,7 +40,17 @@ type Run = typeof billRuns.$inferSelect;
  */
 export async function startRun(
   deps: AppDeps,
-  input: { communityId: string; cycle: BillingCycle; period: Period; dueOn: string; trigger: Run['trigger']; postWhenDone: boolean; createdBy: string | null },
+  input: {
+    communityId: string;
+    cycle: BillingCycle;
+    period: Period;
+    dueOn: string;
+    /** The community's due days when dueOn was derived from them; null when finance gave the date. */
+    dueDays: number | null;
+    trigger: Run['trigger'];
+    postWhenDone: boolean;
+    createdBy: string | null;
+  },
 ): Promise<Run> {
   let run: Run;
   try {
@@ -54,6 +64,7 @@ export async function startRun(
         trigger: input.trigger,
         postWhenDone: input.postWhenDone,
         dueOn: input.dueOn,
+        dueDays: input.dueDays,
         createdBy: input.createdBy,
       })
       .returning()) as [Run];
@@ -63,15 +74,45 @@ export async function startRun(
     }
     throw error;
   }
-  await deps.jobs.enqueue(BILL_RUN_JOB, { runId: run.id }, { jobId: run.id });
+  try {
+    await deps.jobs.enqueue(BILL_RUN_JOB, { runId: run.id }, { jobId: run.id });
+  } catch (error) {
+    // Never a run "running" that no job will compute: it would block its period until someone noticed.
+    await deps.db.update(billRuns).set({ status: 'failed', failure: 'The run could not be queued; start it again.', finishedAt: deps.now() }).where(eq(billRuns.id, run.id));
+    throw error;
+  }
   return run;
+}
+
+/** How long a worker's claim on a run lasts; renewed at every chunk (a chunk takes well under a second). */
+export const RUN_CLAIM_MS = 30_000;
+
+/**
+ * Claims a running run for this worker: only one computes it at a time. A claim held by a worker that
+ * died runs out within RUN_CLAIM_MS; one that is renewed means a live worker has it, and this one leaves.
+ */
+async function claimRun(deps: AppDeps, runId: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const now = deps.now();
+    const claimed = await deps.db
+      .update(billRuns)
+      .set({ claimedUntil: new Date(now.getTime() + RUN_CLAIM_MS) })
+      .where(and(eq(billRuns.id, runId), eq(billRuns.status, 'running'), or(isNull(billRuns.claimedUntil), lt(billRuns.claimedUntil, now))))
+      .returning({ id: billRuns.id });
+    if (claimed.length) return true;
+    const [current] = await deps.db.select({ status: billRuns.status, claimedUntil: billRuns.claimedUntil }).from(billRuns).where(eq(billRuns.id, runId));
+    if (current?.status !== 'running' || !current.claimedUntil) return false;
+    await new Promise((r) => setTimeout(r, Math.min(RUN_CLAIM_MS, Math.max(0, current.claimedUntil!.getTime() - now.getTime())) + 100));
+  }
+  return false;
 }
 
 /**
  * Computes a run: every house of the community in id-ordered chunks, every fee item of the run's
  * cycle, each (house, fee item, period) billed at most once. Safe to run again after a crash: what a
  * chunk wrote is found by the unique key and skipped, and the report is counted from the database.
- * A failure removes the run's drafts, so nothing half-computed blocks the next run.
+ * One worker at a time (a claim renewed per chunk). A failure removes the run's drafts, once the write
+ * in flight has ended, so nothing half-computed blocks or shadows the next run.
  */
 export async function computeRun(deps: AppDeps, runId: string, options: { chunkHouses?: number } = {}): Promise<Run> {
   const { db } = deps;
@@ -79,6 +120,13 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
   if (!run) throw new Error(`bill run ${runId} does not exist`);
   if (run.status !== 'running') return run;
   const log = deps.log.child({ runId, communityId: run.communityId });
+  if (!(await claimRun(deps, runId))) {
+    log.info('bill run is being computed by another worker');
+    return (await db.select().from(billRuns).where(eq(billRuns.id, runId)))[0]!;
+  }
+  // Pipelined: the next chunk is read and priced while the previous one is written (its own
+  // connection), since chunks share no house. At most one write is in flight.
+  let writing: Promise<unknown> = Promise.resolve(null);
   try {
     const [community] = await db.select().from(communities).where(eq(communities.id, run.communityId));
     const items = await loadFeeItems(db, run.communityId, run.cycle);
@@ -88,6 +136,9 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
 
     const pools = new Map<string, SharedPool>();
     for (const item of items.filter((i) => i.kind === 'shared')) {
+      // A common meter's bill is split once per period: when another run has posted the split, a
+      // re-run must not split the whole bill again among the houses that have no share yet.
+      if (await sharedAlreadySplit(db, item.id, usage.start, runId)) continue;
       const pool = await sharedPool(db, run.communityId, community!.timeZone, item, usage);
       if ('hold' in pool) await db.insert(billRunHolds).values({ runId, houseId: null, feeItemId: item.id, reason: pool.hold, detail: pool.detail }).onConflictDoNothing();
       else pools.set(item.id, pool);
@@ -95,9 +146,6 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
 
     const chunkHouses = options.chunkHouses ?? RUN_CHUNK_HOUSES;
     let after: string | null = null;
-    // Pipelined: the next chunk is read and priced while the previous one is written (its own
-    // connection), since chunks share no house. At most one write is in flight.
-    let writing: Promise<unknown> = Promise.resolve(null);
     for (;;) {
       const rows = await houseChunk(db, run.communityId, after, chunkHouses);
       if (rows.length === 0) break;
@@ -105,6 +153,7 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
       const outcome = await billChunk(deps, run, items, pools, rows, community!.timeZone, counts);
       const failed = await writing;
       if (failed) throw failed;
+      await db.update(billRuns).set({ claimedUntil: new Date(deps.now().getTime() + RUN_CLAIM_MS) }).where(eq(billRuns.id, runId));
       writing = writeChunk(db, run, outcome.bills, outcome.holds).then(
         () => null,
         (error: unknown) => error,
@@ -114,25 +163,36 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
     if (failed) throw failed;
 
     const report = await runReport(db, run, counts);
-    const finished = await db.transaction(async (tx) => {
-      const [updated] = await tx
-        .update(billRuns)
-        .set({ status: 'draft', report, finishedAt: deps.now() })
-        .where(and(eq(billRuns.id, runId), eq(billRuns.status, 'running')))
-        .returning();
-      return updated!;
-    });
+    const [finished] = await db
+      .update(billRuns)
+      .set({ status: 'draft', report, finishedAt: deps.now(), claimedUntil: null })
+      .where(and(eq(billRuns.id, runId), eq(billRuns.status, 'running')))
+      .returning();
+    if (!finished) return (await db.select().from(billRuns).where(eq(billRuns.id, runId)))[0]!;
     log.info({ lines: report.lines, totalFen: report.totalFen, held: report.held }, 'bill run computed');
     return run.postWhenDone ? await postRun(deps, runId, run.createdBy) : finished;
   } catch (error) {
     log.error({ err: error }, 'bill run failed');
-    await discardDrafts(db, runId);
-    await db
+    // The write in flight first: drafts it commits after the clean-up would outlive the failed run.
+    await writing;
+    const [failedRun] = await db
       .update(billRuns)
-      .set({ status: 'failed', failure: `The run stopped on a server error and wrote nothing; start it again. (${rootCause(error).slice(0, 200)})`, finishedAt: deps.now() })
-      .where(eq(billRuns.id, runId));
+      .set({ status: 'failed', failure: `The run stopped on a server error and wrote nothing; start it again. (${rootCause(error).slice(0, 200)})`, finishedAt: deps.now(), claimedUntil: null })
+      .where(and(eq(billRuns.id, runId), eq(billRuns.status, 'running')))
+      .returning();
+    if (failedRun) await discardDrafts(db, runId);
     throw error;
   }
+}
+
+/** Whether another run has already billed the common meter's split for this usage period. */
+async function sharedAlreadySplit(db: Database, feeItemId: string, usageStart: string, runId: string): Promise<boolean> {
+  const rows = rowsOf(
+    await db.execute(sql`select 1 from bill_lines l join bills b on b.id = l.bill_id
+                         where l.fee_item_id = ${feeItemId} and l.period_start = ${usageStart}::date and l.line_kind = 'charge'
+                           and b.status = 'posted' and b.run_id is distinct from ${runId}::uuid limit 1`),
+  );
+  return rows.length > 0;
 }
 
 /** The innermost message: a driver error wrapped by the query builder says what went wrong. */
@@ -333,7 +393,14 @@ export async function insertLines(db: Database, rows: readonly LineRow[]): Promi
  */
 async function sharedPool(db: Database, communityId: string, timeZone: string, item: FeeItem, usage: Period): Promise<SharedPool | { hold: HoldReason; detail: string }> {
   const [meter] = await db.select().from(meters).where(eq(meters.id, item.sharedMeterId!));
-  const windows = await meterWindows(db, { meterIds: [item.sharedMeterId!] }, usage, timeZone);
+  // The common meter and whatever replaced it: a meter swapped during the period bills both parts.
+  const chain = rowsOf<{ id: string }>(
+    await db.execute(sql`with recursive chain(id, replaced_by_id) as (
+                           select id, replaced_by_id from meters where id = ${item.sharedMeterId!}::uuid
+                           union select m.id, m.replaced_by_id from meters m join chain c on m.id = c.replaced_by_id)
+                         select id::text from chain`),
+  ).map((r) => r.id);
+  const windows = await meterWindows(db, { meterIds: chain }, usage, timeZone);
   const measured = measuredConsumption(
     windows.map((w) => w.window),
     { estimatedSince: [] },
@@ -406,8 +473,16 @@ export async function postRun(deps: AppDeps, runId: string, staffId: string | nu
     if (!run) throw new Problem('not-found', 'No such bill run');
     if (run.status !== 'draft') throw new Problem('conflict', `The run is ${run.status}; only a computed preview (draft) can be posted`);
     const now = deps.now();
+    // A preview posted days after it was computed: owners still get the due days from the day the
+    // bills are issued (a date finance gave stays as given).
+    let dueOn = run.dueOn;
+    if (run.dueDays !== null) {
+      const [community] = await tx.select({ timeZone: communities.timeZone }).from(communities).where(eq(communities.id, run.communityId));
+      dueOn = maxDate(run.dueOn, addDays(localDate(now, community!.timeZone), run.dueDays));
+      if (dueOn !== run.dueOn) await tx.update(bills).set({ dueOn }).where(and(eq(bills.runId, runId), eq(bills.status, 'draft')));
+    }
     await tx.update(bills).set({ status: 'posted', issuedAt: now }).where(and(eq(bills.runId, runId), eq(bills.status, 'draft')));
-    const [posted] = await tx.update(billRuns).set({ status: 'posted', postedAt: now, postedBy: staffId }).where(eq(billRuns.id, runId)).returning();
+    const [posted] = await tx.update(billRuns).set({ status: 'posted', postedAt: now, postedBy: staffId, dueOn }).where(eq(billRuns.id, runId)).returning();
     return posted!;
   });
 }

@@ -103,8 +103,9 @@ export const billRunRoutes = createRouter()
         if (body.dueOn < period.start) invalid('dueOn', `must not be before the period starts (${period.start})`);
       }
       // Owners get the due days from the day the bills are issued, even when a period is billed late.
-      const dueOn = body.dueOn ?? addDays(maxDate(period.start, today), (await settingsOf(deps, communityId)).dueDays);
-      const run = await startRun(deps, { communityId, cycle: body.cycle, period, dueOn, trigger: 'manual', postWhenDone: body.post, createdBy: staff.staffId });
+      const dueDays = body.dueOn ? null : (await settingsOf(deps, communityId)).dueDays;
+      const dueOn = body.dueOn ?? addDays(maxDate(period.start, today), dueDays!);
+      const run = await startRun(deps, { communityId, cycle: body.cycle, period, dueOn, dueDays, trigger: 'manual', postWhenDone: body.post, createdBy: staff.staffId });
       await recordAudit(c, { action: 'billing.run_start', outcome: 'success', communityId, targetKind: 'bill_run', targetId: run.id, details: { cycle: body.cycle, period: periodLabel(body.cycle, period), post: body.post } });
       return c.json(runView(run), 202);
     },
@@ -124,7 +125,7 @@ export const billRunRoutes = createRouter()
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
       await scopedCommunity(c, 'billing:read', communityId);
-      const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.string(), z.string()])) : null;
+      const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.iso.datetime(), z.uuid()])) : null;
       const rows = await c
         .get('deps')
         .db.select()
@@ -167,7 +168,7 @@ export const billRunRoutes = createRouter()
     async (c) => {
       const { run } = await scopedRun(c, 'billing:read', c.req.valid('param').runId);
       const q = c.req.valid('query');
-      const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.number()]))[0] : 0;
+      const after = q.cursor ? decodeCursor(q.cursor, z.tuple([z.number().int().nonnegative()]))[0] : 0;
       const rows = await c
         .get('deps')
         .db.select({ hold: billRunHolds, houseCode: houses.code, feeItemCode: feeItems.code })

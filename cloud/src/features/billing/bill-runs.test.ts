@@ -389,10 +389,11 @@ describe('a monthly bill run', () => {
     expect(audited.items.filter((e) => e.targetId === bill.id).map((e) => [e.details.amountFen, e.details.reason])).toEqual([[-1000, '电梯停运补偿']]);
     const waived = await ok<Detail>(get(`/v1/bills/${bill.id}`, financeLater.headers));
     expect(waived.lateFees).toMatchObject({ accrued: { fen: 113 }, waived: { fen: 50 }, due: { fen: 63 } });
-    // The prepayment's free month settles its first month, which accrues nothing; twelve months of
-    // 23270 fen each accrue 23270 × 0.05 % × 10 = 116.35 → 116 fen.
+    // The prepayment is past its due date, but none of the months it covers has begun: nobody is late
+    // paying for January in December, so it accrues nothing yet.
     const prepay = await ok<Detail & { lateFees: { byLine: { principal: Money; accrued: Money; terms: { rule: string; ratePerDayBp: number } }[] } }>(get(`/v1/bills/${prepayBillId}`, financeLater.headers));
-    expect(prepay.lateFees.accrued.fen).toBe(12 * 116);
+    expect(prepay.status).toBe('overdue');
+    expect(prepay.lateFees.accrued.fen).toBe(0);
     expect(prepay.lateFees.byLine[0]).toMatchObject({ principal: { fen: 0 }, accrued: { fen: 0 }, terms: { rule: 'daily-rate', ratePerDayBp: 5 } });
 
     const arrears = await ok<{ outstanding: Money; lateFee: Money; houses: number; buildings: { buildingName: string; houses: number }[] }>(get(`/v1/communities/${A}/arrears`, financeLater.headers));

@@ -28,7 +28,7 @@ type BillViewStatus = (typeof BILL_VIEW_STATUSES)[number];
 /** SQL: what a bill still owes in principal (total + adjustments − paid). */
 export const outstandingSql = sql<number>`(${bills.totalFen} + coalesce((select sum(a.amount_fen) from bill_adjustments a where a.bill_id = ${bills.id}), 0) - ${bills.paidFen})`;
 
-type LineForFees = { id: number; billId: string; feeItemId: string; amountFen: number; code: string; lateFee: LateFeeRule; rounding: RoundingMode };
+type LineForFees = { id: number; billId: string; feeItemId: string; amountFen: number; periodStart: string; code: string; lateFee: LateFeeRule; rounding: RoundingMode };
 
 /**
  * Late fees per charge line: the line's principal (its amount and its own adjustments, less what settles
@@ -39,12 +39,17 @@ function lateFeesOf(bill: BillRow, lines: readonly LineForFees[], adjustments: r
   const discounts = lines.filter((l) => l.amountFen < 0).reduce((s, l) => s - l.amountFen, 0);
   let unallocated = bill.paidFen + discounts - adjustments.filter((a) => a.lineId === null).reduce((s, a) => s + a.amountFen, 0);
   const byLine = [];
+  // A flat fee is charged once per fee item of a bill, not once per month a prepayment covers.
+  const flatCharged = new Set<string>();
   for (const line of lines.filter((l) => l.amountFen >= 0)) {
     let principal = line.amountFen + adjustments.filter((a) => a.lineId === line.id).reduce((s, a) => s + a.amountFen, 0);
     const take = Math.max(0, Math.min(principal, unallocated));
     principal -= take;
     unallocated -= take;
-    const accrual = bill.status === 'posted' ? accrueLateFee(line.lateFee, principal, bill.dueOn, today, line.rounding) : { fen: 0, daysOverdue: 0, rule: line.lateFee.rule };
+    // Nobody is late paying for a month that has not begun (a prepayment's later months).
+    const accrues = bill.status === 'posted' && line.periodStart <= today && !(line.lateFee.rule === 'flat' && flatCharged.has(line.feeItemId));
+    const accrual = accrues ? accrueLateFee(line.lateFee, principal, bill.dueOn, today, line.rounding) : { fen: 0, daysOverdue: 0, rule: line.lateFee.rule };
+    if (accrual.fen > 0 && line.lateFee.rule === 'flat') flatCharged.add(line.feeItemId);
     byLine.push({ lineId: line.id, feeItemCode: line.code, principal: money(principal), daysOverdue: accrual.daysOverdue, rule: accrual.rule, terms: line.lateFee, accrued: money(accrual.fen) });
   }
   return byLine;
@@ -55,7 +60,17 @@ export async function summarize(db: Database, rows: readonly BillRow[], today: s
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const lines = await db
-    .select({ id: billLines.id, billId: billLines.billId, feeItemId: billLines.feeItemId, amountFen: billLines.amountFen, feeType: billLines.feeType, code: feeItems.code, lateFee: feeItems.lateFee, rounding: feeItems.rounding })
+    .select({
+      id: billLines.id,
+      billId: billLines.billId,
+      feeItemId: billLines.feeItemId,
+      amountFen: billLines.amountFen,
+      periodStart: billLines.periodStart,
+      feeType: billLines.feeType,
+      code: feeItems.code,
+      lateFee: feeItems.lateFee,
+      rounding: feeItems.rounding,
+    })
     .from(billLines)
     .innerJoin(feeItems, eq(feeItems.id, billLines.feeItemId))
     .where(inArray(billLines.billId, ids))
@@ -183,7 +198,7 @@ export async function listBills(
   if (q.status === 'overdue') filters.push(and(eq(bills.status, 'posted'), sql`${outstandingSql} > 0`, sql`${bills.dueOn} < ${today}`));
   if (q.feeType) filters.push(sql`exists (select 1 from bill_lines l where l.bill_id = ${bills.id} and l.fee_type = ${q.feeType})`);
   if (q.cursor) {
-    const [start, seq] = decodeCursor(q.cursor, z.tuple([z.string(), z.number()]));
+    const [start, seq] = decodeCursor(q.cursor, z.tuple([z.string().regex(/^\d{4}-\d{2}-\d{2}$/), z.number().int().nonnegative()]));
     filters.push(sql`(${bills.periodStart}, ${bills.seq}) < (${start}, ${seq})`);
   }
   const rows = await db

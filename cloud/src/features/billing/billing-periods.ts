@@ -23,7 +23,8 @@ export function parseDate(text: string): { y: number; m: number; d: number } {
   const match = DATE.exec(text);
   if (!match) throw new RangeError(`"${text}" is not a date (YYYY-MM-DD)`);
   const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) throw new RangeError(`"${text}" is not a real date`);
+  // Years before 1000 are typos (and Date.UTC would read 0–99 as 1900–1999).
+  if (y < 1000 || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) throw new RangeError(`"${text}" is not a real date`);
   return { y, m, d };
 }
 

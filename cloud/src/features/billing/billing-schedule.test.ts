@@ -7,7 +7,7 @@ import { addMonths } from './billing-periods.js';
 import { billingSettings, billLines, billRuns, bills } from './billing.schema.js';
 import { BILLING_TICK_JOB, billingTick, resumeBillRuns } from './billing.jobs.js';
 import { computeRun } from './bill-run.js';
-import { houses } from '../estate/estate.schema.js';
+import { communities, houses, units } from '../estate/estate.schema.js';
 import { rowsOf } from '../../db/migrate.js';
 import { seedBilledCommunity } from './billing.test-fixture.js';
 
@@ -154,5 +154,44 @@ describe('on PGlite, the embedded default', () => {
     expect(rb.totalFen).toBe(ra.totalFen);
     expect(rb.lines).toBe(ra.lines);
     expect(rb.held).toBe(1);
+  });
+});
+
+describe('running a posted period again', () => {
+  it('does not split a common meter again when a house was added since', async () => {
+    const h = await harness();
+    const billed = await seedBilledCommunity(h);
+    const [unit] = await h.deps.db.select().from(units).where(eq(units.buildingId, billed.buildings['1']!));
+    await h.deps.db.insert(houses).values({ communityId: billed.communityId, unitId: unit!.id, number: '103', code: '1-1-103', floor: 1, floorAreaM2: '70.00' });
+    const corridorTotal = async () => {
+      const rows = rowsOf<{ fen: string }>(
+        await h.deps.db.execute(sql`select coalesce(sum(l.amount_fen), 0)::text as fen from bill_lines l join fee_items f on f.id = l.fee_item_id where f.code = 'corridor-light' and f.community_id = ${billed.communityId}`),
+      );
+      return Number(rows[0]!.fen);
+    };
+    expect(await corridorTotal()).toBe(7404);
+    const res = await h.app.request(`/v1/communities/${billed.communityId}/bill-runs`, sendJson('POST', billed.finance.headers, { cycle: 'monthly', period: billed.period.start.slice(0, 7), post: true }));
+    const run = (await res.json()) as { id: string };
+    await h.deps.jobs.waitFor(run.id);
+    // The new house gets its property fee; the corridor's 7404 fen were split once and stay split.
+    expect(await corridorTotal()).toBe(7404);
+    const [rerun] = await h.deps.db.select().from(billRuns).where(eq(billRuns.id, run.id));
+    expect(rerun!.report!.byFeeItem.find((f) => f.code === 'corridor-light')).toMatchObject({ lines: 0 });
+    expect(rerun!.report!.byFeeItem.find((f) => f.code === 'property')).toMatchObject({ lines: 1 });
+  });
+
+  it('moves a default due date on when a preview is posted days after it was computed', async () => {
+    const h = await harness();
+    const { communityId, finance } = await propertyCommunity(h, '2026-12-01T02:00:00Z');
+    const res = await h.app.request(`/v1/communities/${communityId}/bill-runs`, sendJson('POST', finance.headers, { cycle: 'monthly', period: '2026-12' }));
+    const preview = (await res.json()) as { id: string; dueOn: string };
+    await h.deps.jobs.waitFor(preview.id);
+    expect(preview.dueOn).toBe('2026-12-16');
+    h.advance(5 * 86_400_000);
+    const clerk = await createStaff(h, (await h.deps.db.select().from(communities).where(eq(communities.id, communityId)))[0]!.companyId, 'finance', [communityId]);
+    const posted = await h.app.request(`/v1/bill-runs/${preview.id}/post`, sendJson('POST', clerk.headers, {}));
+    expect(((await posted.json()) as { dueOn: string }).dueOn).toBe('2026-12-21');
+    const dues = await h.deps.db.selectDistinct({ dueOn: bills.dueOn }).from(bills).where(eq(bills.runId, preview.id));
+    expect(dues).toEqual([{ dueOn: '2026-12-21' }]);
   });
 });

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import type { AppDeps } from '../../context.js';
 import { communities } from '../estate/estate.schema.js';
 import { addDays, localDate, parseDate, periodContaining, type BillingCycle } from './billing-periods.js';
@@ -8,6 +8,9 @@ import { BILL_RUN_JOB, computeRun, startRun } from './bill-run.js';
 export const BILLING_TICK_JOB = 'billing.tick';
 /** How often the schedule looks for communities whose bill day has come. */
 export const BILLING_TICK_MS = 60 * 60 * 1000;
+
+/** How long the schedule waits before trying a failed run of a period again. */
+export const FAILED_RETRY_MS = 6 * 60 * 60 * 1000;
 
 export const DEFAULT_SETTINGS = { billDay: 1, dueDays: 15, autoPost: true } as const;
 
@@ -43,7 +46,16 @@ export async function billingTick(deps: AppDeps): Promise<{ started: string[] }>
     const existing = await deps.db
       .select({ id: billRuns.id })
       .from(billRuns)
-      .where(and(eq(billRuns.communityId, community.id), eq(billRuns.cycle, cycle), eq(billRuns.periodStart, period.start), inArray(billRuns.status, ['running', 'draft', 'posted', 'discarded'])))
+      .where(
+        and(
+          eq(billRuns.communityId, community.id),
+          eq(billRuns.cycle, cycle),
+          eq(billRuns.periodStart, period.start),
+          // A failed run is tried again, but not before FAILED_RETRY_MS: a failure that repeats is not
+          // worth a run an hour.
+          or(inArray(billRuns.status, ['running', 'draft', 'posted', 'discarded']), and(eq(billRuns.status, 'failed'), gt(billRuns.finishedAt, new Date(deps.now().getTime() - FAILED_RETRY_MS)))),
+        ),
+      )
       .limit(1);
     if (existing.length) continue;
     try {
@@ -52,6 +64,7 @@ export async function billingTick(deps: AppDeps): Promise<{ started: string[] }>
         cycle: cycle as BillingCycle,
         period,
         dueOn: addDays(today, dueDays),
+        dueDays,
         trigger: 'schedule',
         postWhenDone: autoPost,
         createdBy: null,
@@ -66,12 +79,16 @@ export async function billingTick(deps: AppDeps): Promise<{ started: string[] }>
 }
 
 /**
- * At start: runs left "running" by a process that died are queued again. A run resumes where it
- * stopped (what it wrote is skipped by the unique key), so nothing is billed twice or lost.
+ * At start: runs left "running" by a process that died. With the in-process runner their jobs died
+ * with it and this process is the only worker, so their claims are void and they are queued again;
+ * with BullMQ the queue still owns their jobs (a stalled job is retried) and another node may be
+ * computing them, so they are left to it. A run resumes where it stopped: what it wrote is skipped by
+ * the unique key, so nothing is billed twice or lost.
  */
 export async function resumeBillRuns(deps: AppDeps): Promise<string[]> {
-  const rows = await deps.db.select({ id: billRuns.id }).from(billRuns).where(eq(billRuns.status, 'running'));
-  for (const row of rows) await deps.jobs.enqueue(BILL_RUN_JOB, { runId: row.id }, { jobId: `${row.id}:resume:${Date.now()}` });
+  if (deps.jobs.kind !== 'in-process') return [];
+  const rows = await deps.db.update(billRuns).set({ claimedUntil: null }).where(eq(billRuns.status, 'running')).returning({ id: billRuns.id });
+  for (const row of rows) await deps.jobs.enqueue(BILL_RUN_JOB, { runId: row.id }, { jobId: `${row.id}:resume` });
   if (rows.length) deps.log.warn({ runIds: rows.map((r) => r.id) }, 'bill runs interrupted by a restart resumed');
   return rows.map((r) => r.id);
 }

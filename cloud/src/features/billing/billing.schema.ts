@@ -154,6 +154,8 @@ export const billRuns = pgTable(
     /** Post as soon as computed (scheduled runs with auto-post) rather than wait as a preview. */
     postWhenDone: boolean('post_when_done').notNull().default(false),
     dueOn: date('due_on').notNull(),
+    /** Set when dueOn was derived from the community's due days, not given: posting late moves it on. */
+    dueDays: integer('due_days'),
     createdBy: uuid('created_by'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
@@ -161,6 +163,8 @@ export const billRuns = pgTable(
     postedBy: uuid('posted_by'),
     report: jsonb('report').$type<RunReport>(),
     failure: text('failure'),
+    /** The worker computing the run holds it until then, renewing it per chunk; a second worker waits it out. */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }),
   },
   (t) => [
     // One live run per community, cycle and period: a second start while one computes or waits is refused.
@@ -219,6 +223,8 @@ export const bills = pgTable(
     index('bills_house_period_idx').on(t.houseId, t.periodStart),
     index('bills_run_idx').on(t.runId),
     index('bills_community_status_idx').on(t.communityId, t.status, t.dueOn),
+    // The bill lists: a community's (or a house's) bills, newest period first.
+    index('bills_community_period_idx').on(t.communityId, t.periodStart.desc(), t.seq.desc()),
     check('bills_status_known', sql`${t.status} in ('draft', 'posted')`),
   ],
 );
@@ -252,6 +258,8 @@ export const billLines = pgTable(
     // Exactly once per (house, fee item, period): a re-run, a retried job or a prepayment never charges twice.
     uniqueIndex('bill_lines_once_uq').on(t.houseId, t.feeItemId, t.periodStart).where(sql`${t.lineKind} = 'charge'`),
     index('bill_lines_bill_idx').on(t.billId),
+    // What a fee item has billed up to: the guard on new tariff versions.
+    index('bill_lines_item_period_idx').on(t.feeItemId, t.periodEnd),
   ],
 );
 

@@ -211,12 +211,16 @@ export const feeItemRoutes = createRouter()
         await tx.select({ id: feeItems.id }).from(feeItems).where(eq(feeItems.id, feeItemId)).for('update');
         const existing = await tx.select().from(tariffVersions).where(eq(tariffVersions.feeItemId, feeItemId)).orderBy(asc(tariffVersions.version));
         // The usual price change: the open-ended version that started earlier ends where this one starts.
-        const toClose = existing.find((v) => v.effectiveTo === null && v.effectiveFrom < proposed.effectiveFrom);
+        // Only for an open-ended new price: closing it for a dated one would leave no price after it.
+        const toClose = proposed.effectiveTo === null ? existing.find((v) => v.effectiveTo === null && v.effectiveFrom < proposed.effectiveFrom) : undefined;
         const compared = existing.map((v) => (v === toClose ? { ...asVersion(v), effectiveTo: proposed.effectiveFrom } : asVersion(v)));
         refuse(tariffIssues(proposed, { tiered: item.tiered, existing: compared }));
         const posted = await postedThrough(tx, feeItemId);
         if (posted && proposed.effectiveFrom < posted) {
-          throw new Problem('conflict', `Bills are posted for this fee item up to ${posted}; a price from ${proposed.effectiveFrom} would change them. Start the version on or after ${posted}, or post adjustments.`);
+          throw new Problem(
+            'conflict',
+            `Bills are posted or previewed for this fee item up to ${posted}; a price from ${proposed.effectiveFrom} would change them. Start the version on or after ${posted}, discard the preview, or post adjustments.`,
+          );
         }
         if (toClose) await tx.update(tariffVersions).set({ effectiveTo: proposed.effectiveFrom }).where(eq(tariffVersions.id, toClose.id));
         const next = Math.max(0, ...existing.map((v) => v.version)) + 1;
@@ -360,12 +364,16 @@ function checkDate(path: string, text: string): void {
   }
 }
 
-/** The end of the last period posted for a fee item: a new price may not start before it. */
+/**
+ * The end of the last period a bill run has billed for a fee item, posted or previewed: a new price may
+ * not start before it (a preview posted later would carry the old price). Prepayments do not count:
+ * their price is locked in on purpose, and one owner's prepaid year must not freeze everyone's tariff.
+ */
 async function postedThrough(db: Database, feeItemId: string): Promise<string | null> {
   const [row] = await db
     .select({ last: sql<string | null>`max(${billLines.periodEnd})::text` })
     .from(billLines)
     .innerJoin(bills, eq(bills.id, billLines.billId))
-    .where(and(eq(billLines.feeItemId, feeItemId), eq(bills.status, 'posted')));
+    .where(and(eq(billLines.feeItemId, feeItemId), eq(bills.kind, 'periodic')));
   return row?.last ?? null;
 }

@@ -79,7 +79,10 @@ export type LineDraft = {
   provenance: LineProvenance;
 };
 
-export type HoldReason = 'missing-reading' | 'backwards-reading' | 'no-meter' | 'no-tariff' | 'shared-meter' | 'no-history';
+export type HoldReason = 'missing-reading' | 'backwards-reading' | 'implausible-reading' | 'no-meter' | 'no-tariff' | 'shared-meter' | 'no-history';
+
+/** More than this in one period (10⁹ kWh or m³) is a misread counter, not a household's use. */
+const IMPLAUSIBLE_MICRO = 1_000_000_000n * 1_000_000n;
 export type LineOutcome = { line: LineDraft } | { hold: HoldReason; detail: string } | { notApplicable: string };
 
 const AREA_UNIT = 'm²';
@@ -194,6 +197,9 @@ export function measuredConsumption(windows: readonly MeterWindow[], history: Pi
         hold: 'backwards-reading',
         detail: `meter ${m.serialNo} went backwards (${formatQuantity(parseQuantity(start.value))} at ${start.readAt} → ${formatQuantity(parseQuantity(m.end.value))} at ${m.end.readAt}${m.wentBackwards ? ', a reading in between is flagged backwards' : ''})`,
       };
+    }
+    if (used > IMPLAUSIBLE_MICRO) {
+      return { ok: false, hold: 'implausible-reading', detail: `meter ${m.serialNo} would have measured ${formatQuantity(used)} in one period; check the readings` };
     }
     total += used;
     meters.push({

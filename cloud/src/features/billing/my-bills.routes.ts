@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import type { AppDeps } from '../../context.js';
 import { requireResident } from '../../http/auth-middleware.js';
 import { problemResponses } from '../../http/openapi.js';
@@ -17,6 +17,16 @@ import { inScope, timeLine, type LineDraft } from './house-lines.js';
 import { houseFacts, housesById, loadFeeItems } from './run-inputs.js';
 
 /**
+ * The bills a member may see: all of the house's posted bills, or for a tenant those whose period
+ * reaches into the tenancy (what earlier occupants owed is theirs, not the tenant's to read).
+ */
+function visibleBills(houseId: string, member: { role: string; tenancyStart: string | null }): SQL[] {
+  const where = [eq(bills.houseId, houseId), eq(bills.status, 'posted')];
+  if (member.role === 'tenant' && member.tenancyStart) where.push(gt(bills.periodEnd, member.tenancyStart));
+  return where;
+}
+
+/**
  * Prices `months` of a monthly time-based item ahead, from the first period not yet billed, plus the
  * free months of the matching offer ("prepay 12, get 1 free"); the free months carry a discount line
  * of their whole amount, so the bill shows what was given.
@@ -28,6 +38,7 @@ async function prepayPlan(deps: AppDeps, houseId: string, communityId: string, t
   const offer = item.prepayOffers.filter((o) => o.months <= months).sort((a, b) => b.months - a.months)[0];
   const freeMonths = offer ? offer.freeMonths * Math.floor(months / offer.months) : 0;
   const [house] = await houseFacts(deps.db, await housesById(deps.db, [houseId]), { vacancies: item.vacancyDiscountBp > 0, spaces: true });
+  if (!inScope(item, house!)) invalid('feeItemId', `${item.name} does not apply to this house’s building`);
   const billed = new Set(
     (await deps.db.select({ start: billLines.periodStart }).from(billLines).where(and(eq(billLines.houseId, houseId), eq(billLines.feeItemId, item.id), eq(billLines.lineKind, 'charge')))).map((r) => r.start),
   );
@@ -75,17 +86,17 @@ export const myBillRoutes = createRouter()
     async (c) => {
       const { houseId } = c.req.valid('param');
       const deps = c.get('deps');
-      const { house, community } = await requireMembership(deps, requireResident(c).residentId, houseId);
+      const { house, community, member } = await requireMembership(deps, requireResident(c).residentId, houseId);
       const today = localDate(deps.now(), community.timeZone);
       const unpaid = await deps.db
         .select()
         .from(bills)
-        .where(and(eq(bills.houseId, houseId), eq(bills.status, 'posted'), sql`${outstandingSql} > 0`))
+        .where(and(...visibleBills(houseId, member), sql`${outstandingSql} > 0`))
         .orderBy(asc(bills.dueOn));
       const facts = await summarize(deps.db, unpaid.map((b) => ({ ...b, houseCode: house.code })), today);
       const outstanding = facts.reduce((s, f) => s + f.summary.outstanding.fen, 0);
       const lateFee = facts.reduce((s, f) => s + f.summary.lateFee.fen, 0);
-      const latest = await listBills(deps.db, [eq(bills.houseId, houseId), eq(bills.status, 'posted')], { limit: 1 }, today);
+      const latest = await listBills(deps.db, visibleBills(houseId, member), { limit: 1 }, today);
       const [where] = await housesById(deps.db, [houseId]);
       const offers = (await loadFeeItems(deps.db, community.id)).filter((i) => i.prepayOffers.length > 0 && inScope(i, { buildingId: where!.building_id }));
       return c.json(
@@ -118,9 +129,9 @@ export const myBillRoutes = createRouter()
     async (c) => {
       const { houseId } = c.req.valid('param');
       const deps = c.get('deps');
-      const { community } = await requireMembership(deps, requireResident(c).residentId, houseId);
+      const { community, member } = await requireMembership(deps, requireResident(c).residentId, houseId);
       const today = localDate(deps.now(), community.timeZone);
-      return c.json(await listBills(deps.db, [eq(bills.houseId, houseId), eq(bills.status, 'posted')], c.req.valid('query'), today), 200);
+      return c.json(await listBills(deps.db, visibleBills(houseId, member), c.req.valid('query'), today), 200);
     },
   )
   .openapi(
@@ -140,9 +151,10 @@ export const myBillRoutes = createRouter()
       const bill = await loadBill(deps.db, c.req.valid('param').billId);
       // A draft, or another house's bill, is answered as if it did not exist.
       if (!bill || bill.status !== 'posted') throw new Problem('not-found', 'No such bill');
-      const { community } = await requireMembership(deps, requireResident(c).residentId, bill.houseId).catch(() => {
+      const { community, member } = await requireMembership(deps, requireResident(c).residentId, bill.houseId).catch(() => {
         throw new Problem('not-found', 'No such bill');
       });
+      if (member.role === 'tenant' && member.tenancyStart && bill.periodEnd <= member.tenancyStart) throw new Problem('not-found', 'No such bill');
       return c.json(await billDetail(deps.db, bill, localDate(deps.now(), community.timeZone)), 200);
     },
   )

@@ -179,17 +179,19 @@ export async function priorLines(db: Database, houseIds: readonly string[], item
   if (!houseIds.length || !itemIds.length) return [];
   return query<LineFact>(
     db,
-    sql`select house_id::text, fee_item_id::text, period_start::text, period_end::text, quantity::text, estimated
-        from bill_lines
-        where house_id = any(${uuidArray(houseIds)}) and fee_item_id = any(${uuidArray(itemIds)}) and line_kind = 'charge'
-          and period_start >= ${from}::date and period_start < ${before}::date
-        order by period_start desc`,
+    // Posted lines only: another run's preview may yet be discarded.
+    sql`select l.house_id::text, l.fee_item_id::text, l.period_start::text, l.period_end::text, l.quantity::text, l.estimated
+        from bill_lines l join bills b on b.id = l.bill_id
+        where l.house_id = any(${uuidArray(houseIds)}) and l.fee_item_id = any(${uuidArray(itemIds)}) and l.line_kind = 'charge'
+          and l.period_start >= ${from}::date and l.period_start < ${before}::date and b.status = 'posted'
+        order by l.period_start desc`,
   );
 }
 
 /**
- * (house, fee item, period start) keys already billed, each saying whether `runId` itself billed it (a
- * run resumed after a crash): the run skips them all, so a re-run changes nothing.
+ * (house, fee item, period start) keys already billed (posted, or drafted by `runId` itself before a
+ * restart), each saying whether `runId` billed it: the run skips them all, so a re-run changes nothing.
+ * Another run's preview does not count: it may be discarded, and the unique key stops a double insert.
  */
 export async function billedKeys(db: Database, houseIds: readonly string[], itemIds: readonly string[], periodStarts: readonly string[], runId: string): Promise<Map<string, boolean>> {
   if (!houseIds.length || !itemIds.length) return new Map();
@@ -198,7 +200,8 @@ export async function billedKeys(db: Database, houseIds: readonly string[], item
     sql`select l.house_id::text || '|' || l.fee_item_id::text || '|' || l.period_start::text as k, (b.run_id is not distinct from ${runId}::uuid) as mine
         from bill_lines l join bills b on b.id = l.bill_id
         where l.house_id = any(${uuidArray(houseIds)}) and l.fee_item_id = any(${uuidArray(itemIds)}) and l.line_kind = 'charge'
-          and l.period_start = any(${`{${periodStarts.join(',')}}`}::date[])`,
+          and l.period_start = any(${`{${periodStarts.join(',')}}`}::date[])
+          and (b.status = 'posted' or b.run_id = ${runId}::uuid)`,
   );
   return new Map(rows.map((r) => [r.k, r.mine]));
 }

@@ -73,6 +73,8 @@ export const meterReadings = pgTable(
   (t) => [
     uniqueIndex('meter_readings_meter_time_uq').on(t.meterId, t.readAt),
     uniqueIndex('meter_readings_gateway_seq_uq').on(t.gatewayId, t.gatewaySeq).where(sql`${t.gatewaySeq} is not null`),
+    // The few readings flagged backwards, which billing looks for in every usage period.
+    index('meter_readings_backwards_idx').on(t.meterId, t.readAt).where(sql`${t.anomalies} @> '["backwards"]'::jsonb`),
     check('meter_readings_source_known', sql`${t.source} in ('gateway', 'manual', 'import')`),
     check('meter_readings_gateway_source', sql`(${t.source} = 'gateway') = (${t.gatewaySeq} is not null)`),
   ],

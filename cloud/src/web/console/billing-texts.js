@@ -31,6 +31,7 @@ export const BILL_STATUS = {
 export const HOLD_REASONS = {
   'missing-reading': '缺少抄表读数',
   'backwards-reading': '读数倒走，需核实',
+  'implausible-reading': '用量异常偏大，需核实读数',
   'no-meter': '房屋未装表',
   'no-tariff': '无适用价格',
   'shared-meter': '公共表读数异常',
