@@ -33,6 +33,7 @@ export type AuditAction =
   | 'door.visitor_pass'
   | 'door.visitor_pass_revoke'
   | 'billing.fee_item_create'
+  | 'billing.fee_item_archive'
   | 'billing.tariff_create'
   | 'billing.settings'
   | 'billing.run_start'

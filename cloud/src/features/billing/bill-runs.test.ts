@@ -302,6 +302,17 @@ describe('a monthly bill run', () => {
     await expectProblem(await get(`/v1/bills/${bill.id}`, owner.headers), 403, 'forbidden');
   });
 
+  it('ends a vacancy only where no billed day would change', async () => {
+    const house = estate.houses['2-1-101'];
+    const [vacancy] = (await ok<{ items: { id: string; endsOn: string | null }[] }>(get(`/v1/communities/${A}/houses/${house}/vacancies`, finance.headers))).items;
+    // December is posted with 12 vacant days: ending the vacancy on the 25th would re-price them.
+    const inside = await expectProblem(await h.app.request(`/v1/communities/${A}/houses/${house}/vacancies/${vacancy!.id}`, sendJson('PUT', finance.headers, { endsOn: '2026-12-25' })), 409, 'conflict');
+    expect(String(inside['detail'])).toMatch(/billed up to 2027-01-01/);
+    await expectProblem(await h.app.request(`/v1/communities/${A}/houses/${house}/vacancies/${vacancy!.id}`, sendJson('PUT', finance.headers, { endsOn: '2026-12-01' })), 400, 'validation-failed');
+    const ended = await ok<{ endsOn: string }>(h.app.request(`/v1/communities/${A}/houses/${house}/vacancies/${vacancy!.id}`, sendJson('PUT', finance.headers, { endsOn: '2027-01-10' })));
+    expect(ended.endsOn).toBe('2027-01-10');
+  });
+
   it('makes posted bills immutable in the database itself', async () => {
     const bill = await billOf(firstRun.id, '1-1-101');
     await expect(h.deps.db.execute(sql`update bills set total_fen = 1 where id = ${bill.id}`)).rejects.toThrow();
@@ -422,5 +433,12 @@ describe('a quarterly run', () => {
     // ¥0.25/m² a month for October to December: 89.5 × 25 × 3 = 6712.5 → 6712 (down); 120 × 75 = 9000;
     // 1-1-201 from 11 December only: 60.25 × 25 × 21/31 = 1020.36 → 1020; 100 × 75 = 7500.
     expect(run.report!.byFeeItem.map((f) => [f.code, f.lines, f.total.fen])).toEqual([['fund', 4, 6712 + 9000 + 1020 + 7500]]);
+
+    // Archived, the item is billed no more: the community has no quarterly item left to run.
+    const fund = (await ok<{ items: { id: string; code: string }[] }>(get(`/v1/communities/${A}/fee-items`, clerk.headers))).items.find((i) => i.code === 'fund')!;
+    expect((await ok<{ archived: boolean }>(post(`/v1/fee-items/${fund.id}/archive`, clerk.headers, {}))).archived).toBe(true);
+    await expectProblem(await post(`/v1/fee-items/${fund.id}/archive`, clerk.headers, {}), 409, 'conflict');
+    const none = await expectProblem(await post(`/v1/communities/${A}/bill-runs`, clerk.headers, { cycle: 'quarterly', period: '2026-Q4' }), 400, 'validation-failed');
+    expect(String(none['detail'])).toMatch(/no quarterly fee items/);
   });
 });

@@ -279,6 +279,10 @@ export const ArrearsHouse = z
 export const VacancyCreate = z
   .strictObject({ startsOn: LocalDate, endsOn: LocalDate.nullable().optional(), note: z.string().max(200).default('') })
   .openapi('VacancyCreate');
+export const VacancyParams = CommunityHouseParams.extend({ vacancyId: Uuid.openapi({ param: { name: 'vacancyId', in: 'path' } }) });
+export const VacancyEnd = z
+  .strictObject({ endsOn: LocalDate.nullable().openapi({ description: 'Exclusive: the first day lived in again; null reopens it' }) })
+  .openapi('VacancyEnd');
 export const VacancyView = z.object({ id: Uuid, houseId: Uuid, startsOn: LocalDate, endsOn: LocalDate.nullable(), note: z.string(), createdAt: z.string() }).openapi('Vacancy');
 
 export const HouseBillingWindow = z

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../context.js';
 import type { Database } from '../../db/client.js';
@@ -12,7 +12,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import { buildings, houses } from '../estate/estate.schema.js';
 import { scopedCommunity } from '../estate/estate.service.js';
 import { meters } from '../meters/meters.schema.js';
-import { parseDate } from './billing-periods.js';
+import { minDate, parseDate } from './billing-periods.js';
 import {
   BillingSettingsUpdate,
   BillingSettingsView,
@@ -23,6 +23,8 @@ import {
   HouseBillingWindow,
   TariffCreate,
   VacancyCreate,
+  VacancyEnd,
+  VacancyParams,
   VacancyView,
 } from './billing.api.js';
 import { billingSettings, billLines, bills, feeItems, houseVacancies, tariffVersions } from './billing.schema.js';
@@ -59,6 +61,8 @@ function refuse(issues: { path: string; message: string }[], prefix = ''): void 
   const errors = issues.map((i) => ({ path: `${prefix}${i.path}`, message: i.message, code: 'custom' }));
   throw new Problem('validation-failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
 }
+
+const OPEN_END = '9999-12-31';
 
 const TIME_KINDS = new Set(['property', 'fixed', 'parking-management', 'parking-rent', 'maintenance-fund']);
 
@@ -349,6 +353,77 @@ export const feeItemRoutes = createRouter()
         await recordAudit(c, { action: 'billing.window', outcome: 'success', communityId, targetKind: 'house', targetId: houseId, details: body }, tx);
       });
       return c.json(body, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'put',
+      path: '/communities/{communityId}/houses/{houseId}/vacancies/{vacancyId}',
+      tags: ['Billing'],
+      summary: 'End a vacancy: the house is lived in again from a date',
+      description: 'Days already billed keep their discount (posted bills never change): the end may not fall inside a period a run has posted or previewed for the house.',
+      security: bearerSecurity,
+      middleware: [staffOnly('billing:configure')] as const,
+      request: { params: VacancyParams, body: jsonBody(VacancyEnd) },
+      responses: { 200: jsonResponse(VacancyView, 'The vacancy now'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
+    }),
+    async (c) => {
+      const { communityId, houseId, vacancyId } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const { db } = c.get('deps');
+      await scopedHouse(c, 'billing:configure', communityId, houseId);
+      if (body.endsOn) checkDate('endsOn', body.endsOn);
+      const row = await db.transaction(async (tx) => {
+        const [vacancy] = await tx.select().from(houseVacancies).where(and(eq(houseVacancies.id, vacancyId), eq(houseVacancies.houseId, houseId))).for('update');
+        if (!vacancy) throw new Problem('not-found', 'No such vacancy of this house');
+        if (body.endsOn && body.endsOn <= vacancy.startsOn) invalid('endsOn', `must be after the vacancy starts (${vacancy.startsOn})`);
+        const [billed] = await tx
+          .select({ through: sql<string | null>`max(${billLines.periodEnd})::text` })
+          .from(billLines)
+          .innerJoin(bills, eq(bills.id, billLines.billId))
+          .where(and(eq(billLines.houseId, houseId), eq(bills.kind, 'periodic'), sql`${billLines.provenance}->>'method' = 'time'`));
+        const through = billed?.through ?? null;
+        // The discount changes from the earlier of the old and the new end (open = never).
+        const [before, after] = [vacancy.endsOn ?? OPEN_END, body.endsOn ?? OPEN_END];
+        const changesFrom = before === after ? null : minDate(before, after);
+        if (through && changesFrom !== null && changesFrom < through) {
+          throw new Problem('conflict', `The house is billed up to ${through}; a vacancy changing from ${changesFrom} would re-price billed days. End it on or after ${through}, or post an adjustment.`);
+        }
+        const [other] = await tx
+          .select()
+          .from(houseVacancies)
+          .where(and(eq(houseVacancies.houseId, houseId), ne(houseVacancies.id, vacancyId), sql`${houseVacancies.startsOn} < ${after}::date`, sql`coalesce(${houseVacancies.endsOn}, ${OPEN_END}::date) > ${vacancy.startsOn}::date`));
+        if (other) invalid('endsOn', `would overlap the vacancy from ${other.startsOn} to ${other.endsOn ?? 'open'}`);
+        const [updated] = await tx.update(houseVacancies).set({ endsOn: body.endsOn }).where(eq(houseVacancies.id, vacancyId)).returning();
+        await recordAudit(c, { action: 'billing.vacancy', outcome: 'success', communityId, targetKind: 'house', targetId: houseId, details: { vacancyId, endsOn: body.endsOn } }, tx);
+        return updated!;
+      });
+      return c.json(vacancyView(row), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/fee-items/{feeItemId}/archive',
+      tags: ['Billing'],
+      summary: 'Stop billing a fee item: later runs leave it out; its bills stay as they are',
+      security: bearerSecurity,
+      middleware: [staffOnly('billing:configure')] as const,
+      request: { params: FeeItemParams },
+      responses: { 200: jsonResponse(FeeItemView, 'The archived fee item'), ...problemResponses(401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { feeItemId } = c.req.valid('param');
+      const deps = c.get('deps');
+      const { item } = await scopedFeeItem(c, 'billing:configure', feeItemId);
+      if (item.archivedAt) throw new Problem('conflict', 'The fee item is already archived');
+      const archived = await deps.db.transaction(async (tx) => {
+        const [row] = await tx.update(feeItems).set({ archivedAt: deps.now() }).where(eq(feeItems.id, feeItemId)).returning();
+        await recordAudit(c, { action: 'billing.fee_item_archive', outcome: 'success', communityId: item.communityId, targetKind: 'fee_item', targetId: feeItemId, details: { code: item.code } }, tx);
+        return row!;
+      });
+      const versions = await deps.db.select().from(tariffVersions).where(eq(tariffVersions.feeItemId, feeItemId)).orderBy(asc(tariffVersions.version));
+      return c.json(feeItemView(archived, versions), 200);
     },
   );
 
