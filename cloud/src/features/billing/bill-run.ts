@@ -185,6 +185,26 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
   }
 }
 
+/**
+ * (house, fee item) → the earliest usage period start of this year that a posted run held and no line
+ * has billed since: yearly-tier items wait for it.
+ */
+async function earlierHeld(db: Database, houseIds: readonly string[], itemIds: readonly string[], periodStart: string, yearStart: string): Promise<Map<string, string>> {
+  const rows = rowsOf<{ house_id: string; fee_item_id: string; usage_start: string }>(
+    await db.execute(sql`
+      select h.house_id::text, h.fee_item_id::text, min(u.usage_start)::text as usage_start
+      from bill_run_holds h
+      join bill_runs r on r.id = h.run_id and r.status = 'posted'
+      cross join lateral (select (r.period_start - make_interval(months => case r.cycle when 'monthly' then 1 when 'quarterly' then 3 else 12 end))::date as usage_start) u
+      where h.house_id = any(${`{${houseIds.join(',')}}`}::uuid[]) and h.fee_item_id = any(${`{${itemIds.join(',')}}`}::uuid[])
+        and r.period_start < ${periodStart}::date and u.usage_start >= ${yearStart}::date
+        and not exists (select 1 from bill_lines l join bills b on b.id = l.bill_id
+                        where l.house_id = h.house_id and l.fee_item_id = h.fee_item_id and l.period_start = u.usage_start and b.status = 'posted')
+      group by 1, 2`),
+  );
+  return new Map(rows.map((r) => [`${r.house_id}|${r.fee_item_id}`, r.usage_start]));
+}
+
 /** Whether another run has already billed the common meter's split for this usage period. */
 async function sharedAlreadySplit(db: Database, feeItemId: string, usageStart: string, runId: string): Promise<boolean> {
   const rows = rowsOf(
@@ -248,6 +268,10 @@ async function billChunk(
       histories.set(key, history);
     }
   }
+  // Yearly tiers start where the year's earlier lines left off: with an earlier month still held, this
+  // one would start too low in the tiers (and that month, billed later, in the same place again).
+  const yearly = metered.filter((i) => i.tierBasis === 'year');
+  const blocked = yearly.length ? await earlierHeld(db, ids, yearly.map((i) => i.id), run.periodStart, formatDate(parseDate(usage.start).y, 1, 1)) : new Map<string, string>();
 
   const out: HouseBill[] = [];
   const holds: Hold[] = [];
@@ -264,6 +288,11 @@ async function billChunk(
         continue;
       }
       let outcome;
+      const heldBefore = blocked.get(`${house.id}|${item.id}`);
+      if (heldBefore) {
+        holds.push({ houseId: house.id, feeItemId: item.id, reason: 'earlier-period-held', detail: `the usage from ${heldBefore} is still held; yearly tiers need it billed first` });
+        continue;
+      }
       if (item.kind === 'metered') {
         const houseWindows = windows.get(`${house.id}|${item.meterKind}`) ?? [];
         const history = histories.get(`${house.id}|${item.id}`) ?? { usedThisYear: 0n, estimatedSince: [], recentActual: [] };

@@ -147,7 +147,7 @@ export const RunHold = z
     houseCode: z.string().nullable(),
     feeItemId: Uuid,
     feeItemCode: z.string(),
-    reason: z.enum(['missing-reading', 'backwards-reading', 'implausible-reading', 'no-meter', 'no-tariff', 'shared-meter', 'no-history']),
+    reason: z.enum(['missing-reading', 'backwards-reading', 'implausible-reading', 'no-meter', 'no-tariff', 'shared-meter', 'no-history', 'earlier-period-held']),
     detail: z.string(),
   })
   .openapi('BillRunHold');

@@ -79,7 +79,7 @@ export type LineDraft = {
   provenance: LineProvenance;
 };
 
-export type HoldReason = 'missing-reading' | 'backwards-reading' | 'implausible-reading' | 'no-meter' | 'no-tariff' | 'shared-meter' | 'no-history';
+export type HoldReason = 'missing-reading' | 'backwards-reading' | 'implausible-reading' | 'no-meter' | 'no-tariff' | 'shared-meter' | 'no-history' | 'earlier-period-held';
 
 /** More than this in one period (10⁹ kWh or m³) is a misread counter, not a household's use. */
 const IMPLAUSIBLE_MICRO = 1_000_000_000n * 1_000_000n;

@@ -88,3 +88,44 @@ describe('a missing reading on an item that estimates', () => {
   });
 
 });
+
+describe('yearly tiers', () => {
+  it('wait for a held month, then bill each month from where the year stood', async () => {
+    const y = await createHarness();
+    try {
+      y.advance(Date.parse('2027-01-05T02:00:00Z') - y.deps.now().getTime());
+      const { company, communities } = await createCompany(y, ['Y']);
+      const cid = communities['Y']!.id;
+      const clerk = await createStaff(y, company.id, 'finance', [cid]);
+      const estate = await seedEstate(y, cid, [{ name: '1', units: [{ name: '1', houses: [{ number: '101', floor: 1, area: '80.00' }] }] }]);
+      const meter = (await seedMeter(y, { communityId: cid, houseId: estate.houses['1-1-101']!, gatewayId: null, serialNo: 'E-101' })).id;
+      const at = (iso: string, value: string) => y.deps.db.insert(meterReadings).values({ meterId: meter, readAt: new Date(iso), value, values: { energy_import: { value, unit: 'kWh' } }, source: 'manual' });
+      await at('2026-10-31T16:00:00Z', '1000');
+      await at('2026-12-31T16:00:00Z', '1600');
+      // ¥0.50 up to 500 kWh a year, ¥1.00 above.
+      const created = await y.app.request(
+        `/v1/communities/${cid}/fee-items`,
+        sendJson('POST', clerk.headers, { code: 'power', name: '电费', kind: 'metered', meterKind: 'electricity', cycle: 'monthly', tiered: true, tierBasis: 'year', tariff: { effectiveFrom: '2026-01-01', tiers: [{ upTo: '500', unitPrice: 5_000 }, { upTo: null, unitPrice: 10_000 }] } }),
+      );
+      expect(created.status, await created.clone().text()).toBe(201);
+      const run = async (period: string) => {
+        const res = await y.app.request(`/v1/communities/${cid}/bill-runs`, sendJson('POST', clerk.headers, { cycle: 'monthly', period, post: true }));
+        const { id } = (await res.json()) as { id: string };
+        await y.deps.jobs.waitFor(id);
+        const report = ((await (await y.app.request(`/v1/bill-runs/${id}`, { headers: clerk.headers })).json()) as { report: { total: { fen: number } } }).report;
+        const holds = ((await (await y.app.request(`/v1/bill-runs/${id}/holds`, { headers: clerk.headers })).json()) as { items: { reason: string }[] }).items.map((x) => x.reason);
+        return { totalFen: report.total.fen, holds };
+      };
+      // November has no closing reading; December must not be tiered as if November used nothing.
+      expect(await run('2026-12')).toEqual({ totalFen: 0, holds: ['missing-reading'] });
+      expect(await run('2027-01')).toEqual({ totalFen: 0, holds: ['earlier-period-held'] });
+      await at('2026-11-30T16:00:00Z', '1400');
+      // November: 400 kWh, all in tier 1 = 400 × 50 fen. December: 200 kWh from 400 used this year:
+      // 100 kWh to the 500 bound at 50 fen, 100 above at 100 fen = 15000.
+      expect(await run('2026-12')).toEqual({ totalFen: 20_000, holds: [] });
+      expect(await run('2027-01')).toEqual({ totalFen: 15_000, holds: [] });
+    } finally {
+      await y.close();
+    }
+  });
+});

@@ -36,6 +36,7 @@ export const HOLD_REASONS = {
   'no-tariff': '无适用价格',
   'shared-meter': '公共表读数异常',
   'no-history': '无历史用量，无法估算',
+  'earlier-period-held': '前期用量待处理（阶梯年度累计）',
 };
 
 export const FEE_TYPES = {
