@@ -413,6 +413,9 @@ describe('a monthly bill run', () => {
       ['1', 3],
       ['2', 1],
     ]);
+    const page = await ok<{ items: { houseCode: string; bills: number }[]; total: number }>(get(`/v1/communities/${A}/arrears/houses?building=${estate.buildings['1']}&offset=1&limit=1`, financeLater.headers));
+    expect(page.total).toBe(3);
+    expect(page.items.map((x) => x.houseCode)).toEqual(['1-1-102']);
     // Every posted line (118050 + 11719), less the credit note, and the prepayment bill (due on the day it was made).
     expect(arrears.outstanding.fen).toBe(118050 + 11719 - 1000 + 12 * 23270);
   });

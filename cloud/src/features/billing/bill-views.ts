@@ -5,7 +5,7 @@ import { rowsOf } from '../../db/migrate.js';
 import { decodeCursor, keysetPage } from '../../http/paging.js';
 import { invalid } from '../../http/route-kit.js';
 import { z } from '@hono/zod-openapi';
-import { houses } from '../estate/estate.schema.js';
+import { buildings, houses } from '../estate/estate.schema.js';
 import type { RoundingMode } from './billing-math.js';
 import { addMonths, BILLING_CYCLES, monthsPerCycle, parsePeriodLabel, periodLabel, type BillingCycle, type Period } from './billing-periods.js';
 import { billAdjustments, billLines, bills, feeItems, lateFeeWaivers, type FeeType } from './billing.schema.js';
@@ -37,7 +37,10 @@ type LineForFees = { id: number; billId: string; feeItemId: string; amountFen: n
  */
 function lateFeesOf(bill: BillRow, lines: readonly LineForFees[], adjustments: readonly { lineId: number | null; amountFen: number }[], today: string) {
   const discounts = lines.filter((l) => l.amountFen < 0).reduce((s, l) => s - l.amountFen, 0);
-  let unallocated = bill.paidFen + discounts - adjustments.filter((a) => a.lineId === null).reduce((s, a) => s + a.amountFen, 0);
+  // Bill-level credits settle lines like payments do; a bill-level charge is principal of its own, with
+  // no fee item and so no late-fee rule, and never eats into what was paid for the lines.
+  const credits = adjustments.filter((a) => a.lineId === null && a.amountFen < 0).reduce((s, a) => s - a.amountFen, 0);
+  let unallocated = bill.paidFen + discounts + credits;
   const byLine = [];
   // A flat fee is charged once per fee item of a bill, not once per month a prepayment covers.
   const flatCharged = new Set<string>();
@@ -217,52 +220,75 @@ export async function listBills(
   return { items: summaries.map((s) => s.summary), nextCursor: page.nextCursor };
 }
 
-/** Unpaid posted bills past due, per building, with late fees to today: the arrears report. */
-export async function arrears(db: Database, communityId: string, today: string) {
-  const rows = rowsOf<{ id: string }>(
-    await db.execute(sql`select b.id::text from bills b where b.community_id = ${communityId} and b.status = 'posted' and b.due_on < ${today}::date
-                         and (b.total_fen + coalesce((select sum(a.amount_fen) from bill_adjustments a where a.bill_id = b.id), 0) - b.paid_fen) > 0`),
+/** SQL: a posted bill of the community past its due date with principal still owed. */
+function overdueSql(communityId: string, today: string) {
+  return sql`b.community_id = ${communityId} and b.status = 'posted' and b.due_on < ${today}::date
+             and (b.total_fen + coalesce((select sum(a.amount_fen) from bill_adjustments a where a.bill_id = b.id), 0) - b.paid_fen) > 0`;
+}
+
+type Arrear = { bills: number; outstanding: number; lateFee: number; oldestDueOn: string };
+
+/** Summaries of overdue bills, `where` narrowing them, in batches of 200, folded by `keyOf`. */
+async function foldOverdue<K extends string>(db: Database, communityId: string, today: string, where: SQL, keyOf: (row: { buildingId: string; houseId: string }) => K) {
+  const rows = rowsOf<{ id: string; building_id: string }>(
+    await db.execute(sql`select b.id::text, u.building_id::text from bills b join houses h on h.id = b.house_id join units u on u.id = h.unit_id
+                         where ${overdueSql(communityId, today)} and ${where}`),
   );
-  const byBuilding = new Map<string, { buildingId: string; buildingName: string; houses: Set<string>; bills: number; outstanding: number; lateFee: number; oldestDueOn: string }>();
-  const byHouse = new Map<string, { houseId: string; houseCode: string; buildingId: string; bills: number; outstanding: number; lateFee: number; oldestDueOn: string }>();
+  const folded = new Map<K, Arrear & { houses: Set<string> }>();
   for (let i = 0; i < rows.length; i += 200) {
-    const ids = rows.slice(i, i + 200).map((r) => r.id);
-    const billRows = rowsOf<{ id: string; building_id: string; building_name: string }>(
-      await db.execute(sql`select b.id::text, u.building_id::text, bd.name as building_name from bills b join houses h on h.id = b.house_id join units u on u.id = h.unit_id join buildings bd on bd.id = u.building_id where b.id = any(${`{${ids.join(',')}}`}::uuid[])`),
-    );
+    const batch = rows.slice(i, i + 200);
     const loaded = await db
       .select({ bill: bills, houseCode: houses.code })
       .from(bills)
       .innerJoin(houses, eq(houses.id, bills.houseId))
-      .where(inArray(bills.id, ids));
-    const summaries = await summarize(db, loaded.map((r) => ({ ...r.bill, houseCode: r.houseCode })), today);
-    for (const { summary } of summaries) {
-      const where = billRows.find((b) => b.id === summary.id)!;
-      const building = byBuilding.get(where.building_id) ?? { buildingId: where.building_id, buildingName: where.building_name, houses: new Set(), bills: 0, outstanding: 0, lateFee: 0, oldestDueOn: summary.dueOn };
-      building.houses.add(summary.houseId);
-      building.bills++;
-      building.outstanding += summary.outstanding.fen;
-      building.lateFee += summary.lateFee.fen;
-      if (summary.dueOn < building.oldestDueOn) building.oldestDueOn = summary.dueOn;
-      byBuilding.set(where.building_id, building);
-      const house = byHouse.get(summary.houseId) ?? { houseId: summary.houseId, houseCode: summary.houseCode, buildingId: where.building_id, bills: 0, outstanding: 0, lateFee: 0, oldestDueOn: summary.dueOn };
-      house.bills++;
-      house.outstanding += summary.outstanding.fen;
-      house.lateFee += summary.lateFee.fen;
-      if (summary.dueOn < house.oldestDueOn) house.oldestDueOn = summary.dueOn;
-      byHouse.set(summary.houseId, house);
+      .where(inArray(bills.id, batch.map((r) => r.id)));
+    for (const { summary } of await summarize(db, loaded.map((r) => ({ ...r.bill, houseCode: r.houseCode })), today)) {
+      const key = keyOf({ buildingId: batch.find((b) => b.id === summary.id)!.building_id, houseId: summary.houseId });
+      const entry = folded.get(key) ?? { houses: new Set<string>(), bills: 0, outstanding: 0, lateFee: 0, oldestDueOn: summary.dueOn };
+      entry.houses.add(summary.houseId);
+      entry.bills++;
+      entry.outstanding += summary.outstanding.fen;
+      entry.lateFee += summary.lateFee.fen;
+      if (summary.dueOn < entry.oldestDueOn) entry.oldestDueOn = summary.dueOn;
+      folded.set(key, entry);
     }
   }
-  const buildings = [...byBuilding.values()].sort((a, b) => a.buildingName.localeCompare(b.buildingName, 'zh-CN', { numeric: true }));
+  return { folded, bills: rows.length };
+}
+
+/** Unpaid posted bills past due, per building, with late fees to today: the arrears report. */
+export async function arrears(db: Database, communityId: string, today: string) {
+  const { folded, bills: count } = await foldOverdue(db, communityId, today, sql`true`, (r) => r.buildingId);
+  const names = new Map((await db.select({ id: buildings.id, name: buildings.name }).from(buildings).where(eq(buildings.communityId, communityId))).map((b) => [b.id, b.name]));
+  const rows = [...folded].map(([buildingId, a]) => ({ buildingId, buildingName: names.get(buildingId) ?? '', ...a })).sort((a, b) => a.buildingName.localeCompare(b.buildingName, 'zh-CN', { numeric: true }));
   return {
-    report: {
-      asOf: today,
-      outstanding: money(buildings.reduce((s, b) => s + b.outstanding, 0)),
-      lateFee: money(buildings.reduce((s, b) => s + b.lateFee, 0)),
-      houses: byHouse.size,
-      bills: rows.length,
-      buildings: buildings.map((b) => ({ buildingId: b.buildingId, buildingName: b.buildingName, houses: b.houses.size, bills: b.bills, outstanding: money(b.outstanding), lateFee: money(b.lateFee), oldestDueOn: b.oldestDueOn })),
-    },
-    houses: [...byHouse.values()].sort((a, b) => a.houseCode.localeCompare(b.houseCode, 'zh-CN', { numeric: true })),
+    asOf: today,
+    outstanding: money(rows.reduce((s, b) => s + b.outstanding, 0)),
+    lateFee: money(rows.reduce((s, b) => s + b.lateFee, 0)),
+    houses: rows.reduce((s, b) => s + b.houses.size, 0),
+    bills: count,
+    buildings: rows.map((b) => ({ buildingId: b.buildingId, buildingName: b.buildingName, houses: b.houses.size, bills: b.bills, outstanding: money(b.outstanding), lateFee: money(b.lateFee), oldestDueOn: b.oldestDueOn })),
+  };
+}
+
+/**
+ * One page of the houses in arrears (of a building, or all), by house code: the page is chosen in SQL,
+ * and only its houses' overdue bills are summarised for their late fees.
+ */
+export async function arrearsHouses(db: Database, communityId: string, today: string, q: { building?: string | undefined; offset: number; limit: number }) {
+  const inBuilding = q.building ? sql`u.building_id = ${q.building}::uuid` : sql`true`;
+  const candidates = sql`h.community_id = ${communityId} and ${inBuilding} and exists (select 1 from bills b where b.house_id = h.id and ${overdueSql(communityId, today)})`;
+  const total = Number(rowsOf<{ n: string }>(await db.execute(sql`select count(*)::text as n from houses h join units u on u.id = h.unit_id where ${candidates}`))[0]!.n);
+  const page = rowsOf<{ id: string; code: string }>(
+    await db.execute(sql`select h.id::text, h.code from houses h join units u on u.id = h.unit_id where ${candidates} order by h.code offset ${q.offset} limit ${q.limit}`),
+  );
+  if (page.length === 0) return { items: [], total };
+  const { folded } = await foldOverdue(db, communityId, today, sql`b.house_id = any(${`{${page.map((p) => p.id).join(',')}}`}::uuid[])`, (r) => r.houseId);
+  return {
+    items: page.map((house) => {
+      const a = folded.get(house.id)!;
+      return { houseId: house.id, houseCode: house.code, bills: a.bills, outstanding: money(a.outstanding), lateFee: money(a.lateFee), oldestDueOn: a.oldestDueOn };
+    }),
+    total,
   };
 }

@@ -13,7 +13,7 @@ import { scopedCommunity } from '../estate/estate.service.js';
 import { localDate } from './billing-periods.js';
 import { AdjustmentCreate, AdjustmentView, ArrearsHouse, ArrearsHouseQuery, ArrearsReport, BillDetail, BillPage, BillParams, StaffBillListQuery, WaiverCreate, WaiverView } from './billing.api.js';
 import { billAdjustments, billLines, bills, lateFeeWaivers } from './billing.schema.js';
-import { arrears, billDetail, listBills, loadBill, money, summarize } from './bill-views.js';
+import { arrears, arrearsHouses, billDetail, listBills, loadBill, money, summarize } from './bill-views.js';
 
 async function communityToday(c: Context<AppEnv>, communityId: string): Promise<string> {
   const deps = c.get('deps');
@@ -162,8 +162,7 @@ export const billRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       await scopedCommunity(c, 'billing:read', communityId);
-      const { report } = await arrears(c.get('deps').db, communityId, await communityToday(c, communityId));
-      return c.json(report, 200);
+      return c.json(await arrears(c.get('deps').db, communityId, await communityToday(c, communityId)), 200);
     },
   )
   .openapi(
@@ -181,14 +180,6 @@ export const billRoutes = createRouter()
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
       await scopedCommunity(c, 'billing:read', communityId);
-      const { houses } = await arrears(c.get('deps').db, communityId, await communityToday(c, communityId));
-      const matching = houses.filter((h) => !q.building || h.buildingId === q.building);
-      return c.json(
-        {
-          items: matching.slice(q.offset, q.offset + q.limit).map((h) => ({ houseId: h.houseId, houseCode: h.houseCode, bills: h.bills, outstanding: money(h.outstanding), lateFee: money(h.lateFee), oldestDueOn: h.oldestDueOn })),
-          total: matching.length,
-        },
-        200,
-      );
+      return c.json(await arrearsHouses(c.get('deps').db, communityId, await communityToday(c, communityId), q), 200);
     },
   );
