@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../fixtures/seeded-random.js';
-import { assertFen, formatYuan, splitByLargestRemainder } from './money.js';
+import { assertFen, formatYuan, parseYuanText, splitByLargestRemainder, yuanText } from './money.js';
 
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -116,5 +116,24 @@ describe('formatYuan', () => {
   it('refuses what is not fen', () => {
     expect(() => formatYuan(12.34)).toThrow(RangeError);
     expect(() => formatYuan(NaN)).toThrow(RangeError);
+  });
+});
+
+describe('parseYuanText and yuanText', () => {
+  it('reads providers’ yuan text as exact fen and writes it back', () => {
+    expect(parseYuanText('0.01')).toBe(1);
+    expect(parseYuanText('12.3')).toBe(1230);
+    expect(parseYuanText('100')).toBe(10_000);
+    expect(parseYuanText('-12.30', { allowNegative: true })).toBe(-1230);
+    expect(Object.is(parseYuanText('-0.00', { allowNegative: true }), 0)).toBe(true);
+    expect(yuanText(1230)).toBe('12.30');
+    expect(yuanText(-5)).toBe('-0.05');
+  });
+
+  it('refuses what is not such an amount, never guessing', () => {
+    for (const bad of ['1.234', '-1', '', '1e2', ' 1', '01', '.5', '1.', '90071992547409.92']) {
+      expect(() => parseYuanText(bad), bad).toThrow(RangeError);
+    }
+    expect(() => parseYuanText(12)).toThrow(TypeError);
   });
 });

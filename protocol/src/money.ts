@@ -106,3 +106,40 @@ function toDecimal(n: number): { digits: bigint; scale: number } {
   const digits = BigInt(int + frac);
   return shift >= 0 ? { digits: digits * 10n ** BigInt(shift), scale: 0 } : { digits, scale: -shift };
 }
+
+const YUAN_TEXT = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]{1,2}))?$/;
+
+/**
+ * Parses yuan as payment providers write it ("0.01", "12.3", "100"; "-12.30" with `allowNegative`) into
+ * exact fen with string and integer arithmetic only. Refuses anything else rather than guessing: more
+ * than two decimals, exponents, spaces, leading zeros, a bare or trailing point, the empty string,
+ * non-strings and values beyond a safe integer.
+ *
+ * @example
+ * parseYuanText('12.3');                            // 1230
+ * parseYuanText('-0.05', { allowNegative: true });  // -5
+ * @throws TypeError for a non-string, RangeError for a string that is not such an amount.
+ */
+export function parseYuanText(text: unknown, options: { allowNegative?: boolean } = {}): Fen {
+  if (typeof text !== 'string') throw new TypeError(`a yuan amount must be a string, got ${typeof text}`);
+  const match = YUAN_TEXT.exec(text);
+  if (!match || (match[1] === '-' && !options.allowNegative)) {
+    throw new RangeError(`not a ${options.allowNegative ? '' : 'non-negative '}yuan amount with at most two decimals: ${JSON.stringify(text)}`);
+  }
+  const [, minus = '', whole = '0', cents = ''] = match;
+  const fen = BigInt(whole) * 100n + BigInt(cents.padEnd(2, '0'));
+  if (fen > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`yuan amount too large: ${text}`);
+  const n = Number(fen);
+  // '-0.00' is zero, not -0.
+  return minus && n !== 0 ? -n : n;
+}
+
+/**
+ * Fen as providers' yuan text: two decimals, no currency sign, no grouping (1230 → "12.30", -5 → "-0.05").
+ *
+ * @example
+ * yuanText(1230); // "12.30"
+ */
+export function yuanText(fen: Fen): string {
+  return formatYuan(fen).replace('¥', '');
+}
