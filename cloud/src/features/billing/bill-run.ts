@@ -155,7 +155,11 @@ export async function computeRun(deps: AppDeps, runId: string, options: { chunkH
       if (failed) throw failed;
       await db.update(billRuns).set({ claimedUntil: new Date(deps.now().getTime() + RUN_CLAIM_MS) }).where(eq(billRuns.id, runId));
       writing = writeChunk(db, run, outcome.bills, outcome.holds).then(
-        () => null,
+        (lost) => {
+          // Keys another writer (a prepayment) took between the check and the insert: billed, by them.
+          counts.alreadyBilled += lost;
+          return null;
+        },
         (error: unknown) => error,
       );
     }
@@ -316,10 +320,10 @@ async function billChunk(
   return { bills: out, holds };
 }
 
-/** One transaction per chunk: its bills, their lines, its holds. */
-async function writeChunk(db: Database, run: Run, houseBills: readonly HouseBill[], holds: readonly Hold[]): Promise<void> {
-  if (!houseBills.length && !holds.length) return;
-  await db.transaction(async (tx) => {
+/** One transaction per chunk: its bills, their lines, its holds. Resolves to the lines another writer had taken. */
+async function writeChunk(db: Database, run: Run, houseBills: readonly HouseBill[], holds: readonly Hold[]): Promise<number> {
+  if (!houseBills.length && !holds.length) return 0;
+  return db.transaction(async (tx) => {
     const billRows = houseBills.map((b) => ({
       id: randomUUID(),
       communityId: run.communityId,
@@ -365,6 +369,7 @@ async function writeChunk(db: Database, run: Run, houseBills: readonly HouseBill
         .values(holds.slice(i, i + INSERT_BATCH).map((h) => ({ runId: run.id, ...h })))
         .onConflictDoNothing();
     }
+    return lineRows.length - written;
   });
 }
 

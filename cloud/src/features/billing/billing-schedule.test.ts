@@ -195,3 +195,34 @@ describe('running a posted period again', () => {
     expect(dues).toEqual([{ dueOn: '2026-12-21' }]);
   });
 });
+
+describe('a key taken while the run writes', () => {
+  it('keeps the other writer’s line, counts it as already billed, and leaves no empty bill', async () => {
+    const h = await harness();
+    const billed = await seedBilledCommunity(h);
+    const period = { start: addMonths(billed.period.start, 1), end: addMonths(billed.period.start, 2) };
+    // A writer the run cannot see when it checks (an unposted bill of no run) holds 1-1-101's property
+    // fee for the period: the run's insert meets the unique key.
+    const houseId = billed.houses['1-1-101']!;
+    const [other] = await h.deps.db
+      .insert(bills)
+      .values({ communityId: billed.communityId, houseId, kind: 'prepay', cycle: 'monthly', periodStart: period.start, periodEnd: period.end, status: 'draft', totalFen: 1, dueOn: period.start })
+      .returning();
+    await h.deps.db.insert(billLines).values({ billId: other!.id, houseId, feeItemId: billed.propertyFeeItemId, feeType: 'property', description: 'taken', periodStart: period.start, periodEnd: period.end, amountFen: 1, provenance: { method: 'time' } });
+
+    const res = await h.app.request(`/v1/communities/${billed.communityId}/bill-runs`, sendJson('POST', billed.finance.headers, { cycle: 'monthly', period: period.start.slice(0, 7) }));
+    const run = (await res.json()) as { id: string };
+    await h.deps.jobs.waitFor(run.id);
+    const [done] = await h.deps.db.select().from(billRuns).where(eq(billRuns.id, run.id));
+    expect(done!.report).toMatchObject({ alreadyBilled: 1 });
+    // Its property fee was 1-1-101's only line this month (last month's meters are not read yet), so
+    // the run leaves no empty bill behind; every bill it kept totals exactly its lines.
+    const mine = await h.deps.db.select().from(bills).where(eq(bills.runId, run.id));
+    expect(mine.map((b) => b.houseId)).not.toContain(houseId);
+    expect(mine).toHaveLength(2);
+    for (const bill of mine) {
+      const lines = await h.deps.db.select().from(billLines).where(eq(billLines.billId, bill.id));
+      expect(bill.totalFen).toBe(lines.reduce((sum, l) => sum + l.amountFen, 0));
+    }
+  });
+});
