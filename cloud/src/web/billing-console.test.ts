@@ -1,8 +1,10 @@
+import { eq } from 'drizzle-orm';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStaff } from '../../test/actors.js';
 import { addDays, localDate, localMidnight, periodContaining, periodLabel } from '../features/billing/billing-periods.js';
 import { seedBilledCommunity } from '../features/billing/billing.test-fixture.js';
+import { houses } from '../features/estate/estate.schema.js';
 import { meterReadings } from '../features/meters/meters.schema.js';
 import type { StaffRole } from '../features/staff/staff.schema.js';
 import { startSite, storeSession, type Site } from './browser-kit.js';
@@ -290,6 +292,76 @@ describe('the billing screen of the staff console', () => {
     const bill = page.getByRole('region', { name: /^账单 ZD\d+/ });
     await bill.locator('.bill-line').first().waitFor();
     expect(await bill.getByRole('form').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+  it('sets a house\'s vacancies and move-in date on 房屋计费, and shows why a vacancy may not end inside a billed period', async () => {
+    const house = billed.houses['1-1-101']!;
+    const path = `/v1/communities/${billed.communityId}/houses/${house}`;
+    // An earlier vacancy, recorded through the API: it starts inside the billed period and ends where it ends.
+    const inside = addDays(billed.period.start, 3);
+    const staff = await createStaff(site.h, billed.companyId, 'finance', [billed.communityId]);
+    const created = await site.h.app.request(`${path}/vacancies`, {
+      method: 'POST',
+      headers: { ...staff.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ startsOn: inside, endsOn: billed.period.end, note: '装修' }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+
+    const { page, problems } = await openBilling();
+    await tab(page, /房屋计费/).click();
+    const finder = page.getByRole('search', { name: /查找房屋/ });
+    await finder.getByLabel(/房号/).fill('1-1-101');
+    await finder.getByRole('button', { name: /查找/ }).click();
+    const found = page.locator('[role=tabpanel]:not([hidden]) section', { has: finder });
+    await expect.poll(() => rows(found).locator('td:first-child').allTextContents()).toEqual(['1-1-101']);
+    const card = page.getByRole('region', { name: '房屋计费 1-1-101' });
+    await card.waitFor();
+    const vacancies = card.locator('.house-vacancies tbody tr');
+    await expect.poll(() => vacancies.count()).toBe(1);
+    expect(await vacancies.first().locator('td').allTextContents()).toEqual([inside, billed.period.end, '装修', expect.any(String)]);
+
+    // Vacant from the first day after the billed period, open-ended.
+    const from = billed.period.end;
+    const add = card.getByRole('form', { name: /登记空置/ });
+    await add.getByLabel(/开始日期/).fill(from);
+    await add.getByLabel(/备注/).fill('业主出国');
+    await add.getByRole('button', { name: /登记/ }).click();
+    await expect.poll(() => vacancies.count()).toBe(2);
+    const open = vacancies.filter({ hasText: '业主出国' });
+    expect(await open.locator('td').first().textContent()).toBe(from);
+    expect(await open.locator('[data-field="endsOn"]').textContent()).toBe('空置中');
+
+    // Lived in again 20 days later: nothing billed changes, so the server takes it.
+    const until = addDays(from, 20);
+    const end = open.getByRole('form', { name: /结束空置/ });
+    await end.getByLabel(/结束日期/).fill(until);
+    await end.getByRole('button', { name: /结束/ }).click();
+    await expect.poll(() => open.locator('[data-field="endsOn"]').textContent()).toBe(until);
+    await page.screenshot({ path: '/tmp/estate-console-billing-house.png', fullPage: true });
+
+    // Ending the earlier one inside the billed period would re-price billed days: 409, its detail beside the form.
+    const earlier = vacancies.filter({ hasText: '装修' }).getByRole('form', { name: /结束空置/ });
+    const tooEarly = addDays(billed.period.start, 10);
+    await earlier.getByLabel(/结束日期/).fill(tooEarly);
+    await earlier.getByRole('button', { name: /结束/ }).click();
+    const alert = earlier.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('与当前状态冲突');
+    expect(await alert.locator('.alert-detail').textContent()).toContain(`The house is billed up to ${billed.period.end}; a vacancy changing from ${tooEarly} would re-price billed days`);
+    expect(await vacancies.filter({ hasText: '装修' }).locator('[data-field="endsOn"]').textContent()).toBe(billed.period.end);
+
+    // Move-in for billing: saved, shown, and kept when the house is looked up again.
+    const moveIn = addDays(billed.period.start, 9);
+    const billingWindow = card.getByRole('form', { name: /计费起止/ });
+    await billingWindow.getByLabel(/起计日/).fill(moveIn);
+    await billingWindow.getByRole('button', { name: /保存/ }).click();
+    await expect.poll(() => card.locator('[data-field="billingStartsOn"]').textContent()).toBe(moveIn);
+    expect(await card.locator('[data-field="billingEndsOn"]').textContent()).toBe('未设置（不限）');
+    const [stored] = await site.h.deps.db.select({ startsOn: houses.billingStartsOn, endsOn: houses.billingEndsOn }).from(houses).where(eq(houses.id, house));
+    expect(stored).toEqual({ startsOn: moveIn, endsOn: null });
+    await finder.getByRole('button', { name: /查找/ }).click();
+    await expect.poll(() => card.locator('[data-field="billingStartsOn"]').textContent()).toBe(moveIn);
+    expect(await card.getByRole('form', { name: /计费起止/ }).getByLabel(/起计日/).inputValue()).toBe(moveIn);
     expect(problems).toEqual([]);
   });
 });

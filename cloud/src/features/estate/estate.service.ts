@@ -163,6 +163,8 @@ export function houseView(row: Awaited<ReturnType<typeof loadHouse>>) {
     buildingName: row.buildingName,
     unitId: h.unitId,
     unitName: row.unitName,
+    billingStartsOn: h.billingStartsOn,
+    billingEndsOn: h.billingEndsOn,
     updatedAt: h.updatedAt.toISOString(),
   };
 }

@@ -37,7 +37,14 @@ const HouseListItem = z
   })
   .openapi('HouseListItem');
 
-const House = z.object({ ...HouseFields, updatedAt: z.iso.datetime() }).openapi('House');
+const House = z
+  .object({
+    ...HouseFields,
+    billingStartsOn: z.string().nullable().openapi({ description: 'Move-in for billing (PUT …/billing-window); null: billed from the first period' }),
+    billingEndsOn: z.string().nullable().openapi({ description: 'Move-out for billing, exclusive; null: billed on' }),
+    updatedAt: z.iso.datetime(),
+  })
+  .openapi('House');
 
 const HouseDetail = House.extend({
   owners: z

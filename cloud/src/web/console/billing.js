@@ -2,6 +2,7 @@ import { withQuery } from '/assets/api.js';
 import { bilingual, dataTable, errorBox, h } from '/assets/dom.js';
 import { billsPanel } from './billing-bills.js';
 import { runsPanel } from './billing-runs.js';
+import { houseBillingPanel } from './billing-houses.js';
 import { basisPointsText, yuan } from '/assets/bill-format.js';
 import { CYCLES, FEE_KINDS, statTile } from './billing-texts.js';
 
@@ -9,9 +10,10 @@ import { CYCLES, FEE_KINDS, statTile } from './billing-texts.js';
 const HOUSES_LIMIT = 200;
 
 /**
- * 账单: what a finance clerk does with billing, in four tabs — bill runs (start a preview or post, check
+ * 账单: what a finance clerk does with billing, in five tabs — bill runs (start a preview or post, check
  * the report and what was held, post or discard), bills (with how every line was computed, corrections
- * and late-fee waivers), arrears per building, and the fee items with their current prices.
+ * and late-fee waivers), arrears per building, the fee items with their current prices, and one house's
+ * billing window and vacancies.
  */
 export function renderBilling({ api, community, can }) {
   const base = `/v1/communities/${encodeURIComponent(community.id)}`;
@@ -21,6 +23,7 @@ export function renderBilling({ api, community, can }) {
     { id: 'bills', zh: '账单', en: 'Bills', render: () => bills.element, onShow: () => bills.reload() },
     { id: 'arrears', zh: '欠费', en: 'Arrears', render: () => arrearsPanel(api, base), refresh: true },
     { id: 'fee-items', zh: '收费项目', en: 'Fee items', render: () => feeItemsPanel(api, base) },
+    { id: 'houses', zh: '房屋计费', en: 'House billing', render: () => houseBillingPanel({ api, community, can }) },
   ];
   const bar = h('div', { class: 'tabs', role: 'tablist', 'aria-label': '账单功能 Billing' });
   const panels = h('div');
