@@ -25,7 +25,7 @@ import {
   type MeterWindow,
   type SharedPool,
 } from './house-lines.js';
-import { billedKeys, houseChunk, houseFacts, loadFeeItems, meterWindows, priorLines, shareWeights } from './run-inputs.js';
+import { billedKeys, houseChunk, houseFacts, loadFeeItems, meterWindows, priorLines, shareWeights, uuidArray } from './run-inputs.js';
 
 export const BILL_RUN_JOB = 'billing.run';
 /** Houses per chunk: each chunk is read in a handful of queries and written in one transaction. */
@@ -200,7 +200,7 @@ async function earlierHeld(db: Database, houseIds: readonly string[], itemIds: r
       from bill_run_holds h
       join bill_runs r on r.id = h.run_id and r.status = 'posted'
       cross join lateral (select (r.period_start - make_interval(months => case r.cycle when 'monthly' then 1 when 'quarterly' then 3 else 12 end))::date as usage_start) u
-      where h.house_id = any(${`{${houseIds.join(',')}}`}::uuid[]) and h.fee_item_id = any(${`{${itemIds.join(',')}}`}::uuid[])
+      where h.house_id = any(${uuidArray(houseIds)}) and h.fee_item_id = any(${uuidArray(itemIds)})
         and r.period_start < ${periodStart}::date and u.usage_start >= ${yearStart}::date
         and not exists (select 1 from bill_lines l join bills b on b.id = l.bill_id
                         where l.house_id = h.house_id and l.fee_item_id = h.fee_item_id and l.period_start = u.usage_start and b.status = 'posted')
@@ -360,8 +360,8 @@ async function writeChunk(db: Database, run: Run, houseBills: readonly HouseBill
       // Another writer (a prepayment, a concurrent run of another cycle) took some keys meanwhile:
       // the bills carry only what was written, and a bill left with no line goes.
       const affected = billRows.map((b) => b.id);
-      await tx.execute(sql`update bills b set total_fen = coalesce((select sum(l.amount_fen) from bill_lines l where l.bill_id = b.id), 0) where b.id = any(${`{${affected.join(',')}}`}::uuid[])`);
-      await tx.execute(sql`delete from bills b where b.id = any(${`{${affected.join(',')}}`}::uuid[]) and not exists (select 1 from bill_lines l where l.bill_id = b.id)`);
+      await tx.execute(sql`update bills b set total_fen = coalesce((select sum(l.amount_fen) from bill_lines l where l.bill_id = b.id), 0) where b.id = any(${uuidArray(affected)})`);
+      await tx.execute(sql`delete from bills b where b.id = any(${uuidArray(affected)}) and not exists (select 1 from bill_lines l where l.bill_id = b.id)`);
     }
     for (let i = 0; i < holds.length; i += INSERT_BATCH) {
       await tx

@@ -6,10 +6,10 @@ import { decodeCursor, keysetPage } from '../../http/paging.js';
 import { invalid } from '../../http/route-kit.js';
 import { z } from '@hono/zod-openapi';
 import { buildings, houses } from '../estate/estate.schema.js';
-import type { RoundingMode } from './billing-math.js';
 import { addMonths, BILLING_CYCLES, monthsPerCycle, parsePeriodLabel, periodLabel, type BillingCycle, type Period } from './billing-periods.js';
 import { billAdjustments, billLines, bills, feeItems, lateFeeWaivers, type FeeType } from './billing.schema.js';
-import { formatUnitPrice } from './billing-math.js';
+import { formatUnitPrice, trimDecimal, type RoundingMode } from './billing-math.js';
+import { uuidArray } from './run-inputs.js';
 import { accrueLateFee, type LateFeeRule } from './late-fees.js';
 import type { BILL_VIEW_STATUSES } from './billing.api.js';
 
@@ -148,7 +148,7 @@ export async function billDetail(db: Database, bill: BillRow, today: string) {
       kind: line.lineKind,
       description: line.description,
       period: { start: line.periodStart, end: line.periodEnd },
-      quantity: line.quantity === null ? null : line.quantity.replace(/\.?0+$/, ''),
+      quantity: line.quantity === null ? null : trimDecimal(line.quantity),
       unit: line.unit,
       amount: money(line.amountFen),
       estimated: line.estimated,
@@ -283,7 +283,7 @@ export async function arrearsHouses(db: Database, communityId: string, today: st
     await db.execute(sql`select h.id::text, h.code from houses h join units u on u.id = h.unit_id where ${candidates} order by h.code offset ${q.offset} limit ${q.limit}`),
   );
   if (page.length === 0) return { items: [], total };
-  const { folded } = await foldOverdue(db, communityId, today, sql`b.house_id = any(${`{${page.map((p) => p.id).join(',')}}`}::uuid[])`, (r) => r.houseId);
+  const { folded } = await foldOverdue(db, communityId, today, sql`b.house_id = any(${uuidArray(page.map((p) => p.id))})`, (r) => r.houseId);
   return {
     items: page.map((house) => {
       const a = folded.get(house.id)!;

@@ -136,7 +136,11 @@ export function parseQuantity(text: string): bigint {
 
 /** Integer 10⁻⁶ units as a decimal string without trailing zeros ("12.5", "3"). */
 export function formatQuantity(micro: bigint): string {
-  const text = formatScaled(micro, QUANTITY_DECIMALS);
+  return trimDecimal(formatScaled(micro, QUANTITY_DECIMALS));
+}
+
+/** A decimal's text without trailing fractional zeros: "12.500000" → "12.5", "3.000" → "3", "100" → "100". */
+export function trimDecimal(text: string): string {
   return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 }
 

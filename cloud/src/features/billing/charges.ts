@@ -1,5 +1,5 @@
 import { splitByLargestRemainder } from '@estate/protocol';
-import { formatQuantity, priceInFen, quantityRatio, Ratio, splitExact, toFen, type RoundingMode } from './billing-math.js';
+import { formatQuantity, priceInFen, quantityRatio, Ratio, splitExact, toFen, trimDecimal, type RoundingMode } from './billing-math.js';
 import { daysBetween, monthsOf, type Period } from './billing-periods.js';
 import { fillTiers, versionsOver, type TariffVersion } from './tariffs.js';
 
@@ -120,7 +120,7 @@ export function meteredCharge(input: {
     const start = input.basis === 'month' ? Ratio.ZERO : position;
     const quantity = quantityRatio(quantities[i]!);
     for (const fill of fillTiers(tiers, start, quantity)) {
-      rows.push({ tariffVersion: version.version, tier: fill.tier, quantity: fill.quantity.toDecimal(6).replace(/\.?0+$/, ''), unitPrice: fill.unitPrice, exact: fill.exactFen });
+      rows.push({ tariffVersion: version.version, tier: fill.tier, quantity: trimDecimal(fill.quantity.toDecimal(6)), unitPrice: fill.unitPrice, exact: fill.exactFen });
     }
     position = position.add(quantity);
   });

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../context.js';
 import type { Database } from '../../db/client.js';
@@ -30,6 +30,7 @@ import {
 import { billingSettings, billLines, bills, feeItems, houseVacancies, tariffVersions } from './billing.schema.js';
 import { settingsOf } from './billing.jobs.js';
 import { unitPriceText } from './bill-views.js';
+import { uuidArray } from './run-inputs.js';
 import { tariffIssues, type TariffVersion } from './tariffs.js';
 
 type FeeItemRow = typeof feeItems.$inferSelect;
@@ -103,7 +104,7 @@ async function feeItemIssues(db: Database, communityId: string, body: z.infer<ty
     const found = await db
       .select({ id: buildings.id })
       .from(buildings)
-      .where(and(eq(buildings.communityId, communityId), sql`${buildings.id} = any(${`{${body.buildingIds.join(',')}}`}::uuid[])`));
+      .where(and(eq(buildings.communityId, communityId), sql`${buildings.id} = any(${uuidArray(body.buildingIds)})`));
     const known = new Set(found.map((b) => b.id));
     body.buildingIds.forEach((id, i) => {
       if (!known.has(id)) issues.push({ path: `buildingIds.${i}`, message: 'is not a building of this community' });
@@ -147,7 +148,7 @@ export const feeItemRoutes = createRouter()
       await scopedCommunity(c, 'billing:read', communityId);
       const items = await db.select().from(feeItems).where(eq(feeItems.communityId, communityId)).orderBy(sql`${feeItems.archivedAt} is not null`, asc(feeItems.code));
       const versions = items.length
-        ? await db.select().from(tariffVersions).where(sql`${tariffVersions.feeItemId} = any(${`{${items.map((i) => i.id).join(',')}}`}::uuid[])`).orderBy(asc(tariffVersions.version))
+        ? await db.select().from(tariffVersions).where(sql`${tariffVersions.feeItemId} = any(${uuidArray(items.map((i) => i.id))})`).orderBy(asc(tariffVersions.version))
         : [];
       return c.json({ items: items.map((i) => feeItemView(i, versions)) }, 200);
     },
@@ -219,7 +220,7 @@ export const feeItemRoutes = createRouter()
         const toClose = proposed.effectiveTo === null ? existing.find((v) => v.effectiveTo === null && v.effectiveFrom < proposed.effectiveFrom) : undefined;
         const compared = existing.map((v) => (v === toClose ? { ...asVersion(v), effectiveTo: proposed.effectiveFrom } : asVersion(v)));
         refuse(tariffIssues(proposed, { tiered: item.tiered, existing: compared }));
-        const posted = await postedThrough(tx, feeItemId);
+        const posted = await billedThrough(tx, eq(billLines.feeItemId, feeItemId));
         if (posted && proposed.effectiveFrom < posted) {
           throw new Problem(
             'conflict',
@@ -377,12 +378,7 @@ export const feeItemRoutes = createRouter()
         const [vacancy] = await tx.select().from(houseVacancies).where(and(eq(houseVacancies.id, vacancyId), eq(houseVacancies.houseId, houseId))).for('update');
         if (!vacancy) throw new Problem('not-found', 'No such vacancy of this house');
         if (body.endsOn && body.endsOn <= vacancy.startsOn) invalid('endsOn', `must be after the vacancy starts (${vacancy.startsOn})`);
-        const [billed] = await tx
-          .select({ through: sql<string | null>`max(${billLines.periodEnd})::text` })
-          .from(billLines)
-          .innerJoin(bills, eq(bills.id, billLines.billId))
-          .where(and(eq(billLines.houseId, houseId), eq(bills.kind, 'periodic'), sql`${billLines.provenance}->>'method' = 'time'`));
-        const through = billed?.through ?? null;
+        const through = await billedThrough(tx, and(eq(billLines.houseId, houseId), sql`${billLines.provenance}->>'method' = 'time'`)!);
         // The discount changes from the earlier of the old and the new end (open = never).
         const [before, after] = [vacancy.endsOn ?? OPEN_END, body.endsOn ?? OPEN_END];
         const changesFrom = before === after ? null : minDate(before, after);
@@ -440,15 +436,17 @@ function checkDate(path: string, text: string): void {
 }
 
 /**
- * The end of the last period a bill run has billed for a fee item, posted or previewed: a new price may
- * not start before it (a preview posted later would carry the old price). Prepayments do not count:
- * their price is locked in on purpose, and one owner's prepaid year must not freeze everyone's tariff.
+ * The end of the last period bill runs have billed, posted or previewed, for the lines `where` picks (a
+ * fee item's, a house's time-based ones): a new price or a changed vacancy may not reach before it, or
+ * billed days would be priced twice (a preview posted later carries what it was computed with).
+ * Prepayments do not count: their price is locked in on purpose, and one owner's prepaid year must not
+ * freeze everyone's tariff.
  */
-async function postedThrough(db: Database, feeItemId: string): Promise<string | null> {
+async function billedThrough(db: Database, where: SQL): Promise<string | null> {
   const [row] = await db
     .select({ last: sql<string | null>`max(${billLines.periodEnd})::text` })
     .from(billLines)
     .innerJoin(bills, eq(bills.id, billLines.billId))
-    .where(and(eq(billLines.feeItemId, feeItemId), eq(bills.kind, 'periodic')));
+    .where(and(where, eq(bills.kind, 'periodic')));
   return row?.last ?? null;
 }

@@ -1,4 +1,4 @@
-import { formatQuantity, parseQuantity, quantityRatio, Ratio, type RoundingMode } from './billing-math.js';
+import { formatQuantity, parseQuantity, quantityRatio, Ratio, trimDecimal, type RoundingMode } from './billing-math.js';
 import { daysBetween, maxDate, minDate, periodLabel, type BillingCycle, type Period } from './billing-periods.js';
 import { meteredCharge, timeCharge } from './charges.js';
 import type { FeeKind, FeeType, LineProvenance, PrepayOffer } from './billing.schema.js';
@@ -309,7 +309,7 @@ export function sharedLine(pool: SharedPool, houseId: string): LineOutcome {
   const share = pool.shares.get(houseId);
   if (!share) return { notApplicable: 'not among the houses sharing this meter' };
   const item = pool.item;
-  const quantity = Ratio.of(pool.consumption * share.weight, pool.totalWeight * 1_000_000n).toDecimal(6).replace(/\.?0+$/, '');
+  const quantity = trimDecimal(Ratio.of(pool.consumption * share.weight, pool.totalWeight * 1_000_000n).toDecimal(6));
   return {
     line: {
       feeItemId: item.id,

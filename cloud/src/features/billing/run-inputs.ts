@@ -11,9 +11,20 @@ import type { FeeItem, HouseFacts, MeterWindow, ReadingPoint } from './house-lin
  * both drivers (postgres.js, PGlite) hand over the same exact values.
  */
 
-/** A uuid list as one array parameter: `= any(…)` plans like an IN list without 500 placeholders. */
+const ARRAY_ELEMENT = /^[0-9A-Za-z_-]+$/;
+
+/**
+ * A list as one array parameter (`= any(…)` plans like an IN list without 500 placeholders), written as
+ * a PostgreSQL array literal, so it binds the same on postgres.js and PGlite. For ids, dates and codes
+ * only: an element with anything but letters, digits, '-' and '_' would change the literal, and throws.
+ */
+export function sqlArray(values: readonly string[], type: 'uuid' | 'text' | 'date'): SQL {
+  for (const v of values) if (!ARRAY_ELEMENT.test(v)) throw new RangeError(`"${v}" cannot go into an array parameter`);
+  return sql`${`{${values.join(',')}}`}::${sql.raw(type)}[]`;
+}
+
 export function uuidArray(ids: readonly string[]): SQL {
-  return sql`${`{${ids.join(',')}}`}::uuid[]`;
+  return sqlArray(ids, 'uuid');
 }
 
 async function query<T>(db: Database, statement: SQL): Promise<T[]> {
@@ -138,7 +149,7 @@ export async function meterWindows(
   const which =
     'meterIds' in filter
       ? sql`m.id = any(${uuidArray(filter.meterIds)})`
-      : sql`m.house_id = any(${uuidArray(filter.houseIds)}) and m.kind = any(${`{${filter.kinds.join(',')}}`}::text[])`;
+      : sql`m.house_id = any(${uuidArray(filter.houseIds)}) and m.kind = any(${sqlArray(filter.kinds, 'text')})`;
   const rows = await query<WindowRow>(
     db,
     sql`select m.id::text as meter_id, m.house_id::text, m.kind, m.serial_no, m.unit,
@@ -200,7 +211,7 @@ export async function billedKeys(db: Database, houseIds: readonly string[], item
     sql`select l.house_id::text || '|' || l.fee_item_id::text || '|' || l.period_start::text as k, (b.run_id is not distinct from ${runId}::uuid) as mine
         from bill_lines l join bills b on b.id = l.bill_id
         where l.house_id = any(${uuidArray(houseIds)}) and l.fee_item_id = any(${uuidArray(itemIds)}) and l.line_kind = 'charge'
-          and l.period_start = any(${`{${periodStarts.join(',')}}`}::date[])
+          and l.period_start = any(${sqlArray(periodStarts, 'date')})
           and (b.status = 'posted' or b.run_id = ${runId}::uuid)`,
   );
   return new Map(rows.map((r) => [r.k, r.mine]));
