@@ -1,6 +1,6 @@
 import { withQuery } from '/assets/api.js';
 import { bilingual, dataTable, errorBox, formatTime, h, toast } from '/assets/dom.js';
-import { cursorPager } from './pager.js';
+import { cursorPager, refreshedList } from './pager.js';
 import { ACCESS_METHODS, ACCESS_OUTCOMES, DOOR_KINDS, HOLDER_KINDS, outcomeBadge, reasonText } from '/assets/door-texts.js';
 
 const PAGE_SIZE = 50;
@@ -21,7 +21,6 @@ export function renderDoors({ api, community, can }) {
 
 function doorsCard(api, base) {
   const stats = h('div', { class: 'stats' });
-  const message = h('div');
   const table = dataTable(
     [
       { zh: '编号', en: 'Code', class: 'num', value: (d) => d.code },
@@ -36,35 +35,26 @@ function doorsCard(api, base) {
     [],
     '本社区还没有门禁 No doors yet',
   );
-  const refresh = h('button', { type: 'button' }, '刷新 Refresh');
+  const list = refreshedList(
+    table,
+    () => api.get(`${base}/doors`),
+    (items) => {
+      stats.replaceChildren(...doorStats(items));
+      card.onLoaded(items);
+    },
+  );
   const card = {
     onLoaded: () => undefined,
     element: h(
       'section',
       { class: 'card doors-card' },
-      h('div', { class: 'toolbar' }, h('h2', { class: 'grow' }, bilingual('门禁与门锁', 'Doors and locks')), refresh),
+      h('div', { class: 'toolbar' }, h('h2', { class: 'grow' }, bilingual('门禁与门锁', 'Doors and locks')), list.refresh),
       stats,
-      message,
+      list.message,
       table.element,
     ),
   };
-  async function load() {
-    refresh.disabled = true;
-    message.replaceChildren();
-    try {
-      const { items } = await api.get(`${base}/doors`);
-      table.clear();
-      table.addRows(items);
-      stats.replaceChildren(...doorStats(items));
-      card.onLoaded(items);
-    } catch (error) {
-      message.replaceChildren(errorBox(error));
-    } finally {
-      refresh.disabled = false;
-    }
-  }
-  refresh.addEventListener('click', () => void load());
-  void load();
+  void list.load();
   return card;
 }
 

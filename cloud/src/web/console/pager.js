@@ -34,3 +34,33 @@ export function cursorPager(table, fetchPage, addRows = (page) => table.addRows(
   more.addEventListener('click', () => void load(false));
   return { message, more, load };
 }
+
+/**
+ * A whole (unpaged) list in a table with a 刷新 button: `load()` replaces the rows, `onLoaded(items)`
+ * sees them, and a failure shows in `message` without clearing what is listed.
+ *
+ * @example
+ * const list = refreshedList(table, () => api.get('/v1/dev/sms-outbox'));
+ * void list.load();
+ * h('div', {}, list.refresh, list.message, table.element);
+ */
+export function refreshedList(table, fetchList, onLoaded = () => undefined) {
+  const message = h('div');
+  const refresh = h('button', { type: 'button' }, '刷新 Refresh');
+  async function load() {
+    refresh.disabled = true;
+    message.replaceChildren();
+    try {
+      const { items } = await fetchList();
+      table.clear();
+      table.addRows(items);
+      onLoaded(items);
+    } catch (error) {
+      message.replaceChildren(errorBox(error));
+    } finally {
+      refresh.disabled = false;
+    }
+  }
+  refresh.addEventListener('click', () => void load());
+  return { message, refresh, load };
+}

@@ -1,4 +1,5 @@
-import { dataTable, errorBox, formatTime, h } from '/assets/dom.js';
+import { dataTable, formatTime, h } from '/assets/dom.js';
+import { refreshedList } from './pager.js';
 
 /** Messages the development SMS provider kept instead of sending. */
 export function renderSmsOutbox({ api }) {
@@ -11,28 +12,13 @@ export function renderSmsOutbox({ api }) {
     [],
     '发件箱为空 The outbox is empty',
   );
-  const message = h('div');
-  const refresh = h('button', { type: 'button' }, '刷新 Refresh');
-  async function load() {
-    refresh.disabled = true;
-    message.replaceChildren();
-    try {
-      const { items } = await api.get('/v1/dev/sms-outbox');
-      table.clear();
-      table.addRows(items);
-    } catch (error) {
-      message.replaceChildren(errorBox(error));
-    } finally {
-      refresh.disabled = false;
-    }
-  }
-  refresh.addEventListener('click', () => void load());
-  void load();
+  const list = refreshedList(table, () => api.get('/v1/dev/sms-outbox'));
+  void list.load();
   return h(
     'div',
     { class: 'card' },
-    h('div', { class: 'toolbar' }, h('p', { class: 'muted grow' }, '开发环境的短信不会真正发出，而是保存在这里。Development SMS are kept here, not sent.'), refresh),
-    message,
+    h('div', { class: 'toolbar' }, h('p', { class: 'muted grow' }, '开发环境的短信不会真正发出，而是保存在这里。Development SMS are kept here, not sent.'), list.refresh),
+    list.message,
     table.element,
   );
 }
