@@ -193,6 +193,14 @@ export async function startDoorRig(options: { harness?: HarnessOptions; lockLate
     await waitFor('the gateway to receive the key set', () => gateway.doors!.versions().keySet !== null);
   }
 
+  /** A new phone of the rig's owner with its key issued and the key set on the gateway: most tests' start. */
+  async function ownerPhoneWithKey(): Promise<{ phone: Phone; key: IssuedKey }> {
+    const phone = newPhone();
+    const [key] = await residentKeys(owner.headers, phone);
+    await gatewayHasKeys();
+    return { phone, key: key! };
+  }
+
   function gatewayVersions() {
     return gateway.doors!.versions();
   }
@@ -227,6 +235,7 @@ export async function startDoorRig(options: { harness?: HarnessOptions; lockLate
     ok,
     residentKeys,
     gatewayHasKeys,
+    ownerPhoneWithKey,
     gatewayVersions,
     gatewayOnline,
     scan,

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { CLOCK_SKEW_SECONDS, decodeVirtualKey } from '@estate/protocol';
 import { newPhone, openToken, startDoorRig, waitFor, type DoorRig, type IssuedKey, type Phone } from '../../../test/door-rig.js';
-import { createStaff } from '../../../test/actors.js';
+import { createResident, createStaff } from '../../../test/actors.js';
 import { addMember } from '../estate/estate.test-fixture.js';
-import { createResident } from '../../../test/actors.js';
 import { doorAccessEvents, doorCredentials } from './doors.schema.js';
 
 let rig: DoorRig;
@@ -13,9 +12,7 @@ let key: IssuedKey;
 
 beforeAll(async () => {
   rig = await startDoorRig();
-  phone = newPhone();
-  [key] = (await rig.residentKeys(rig.owner.headers, phone)) as [IssuedKey];
-  await rig.gatewayHasKeys();
+  ({ phone, key } = await rig.ownerPhoneWithKey());
 }, 60_000);
 afterAll(() => rig?.close());
 

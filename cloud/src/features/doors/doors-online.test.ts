@@ -9,9 +9,7 @@ let key: IssuedKey;
 
 beforeAll(async () => {
   rig = await startDoorRig();
-  phone = newPhone();
-  [key] = (await rig.residentKeys(rig.owner.headers, phone)) as [IssuedKey];
-  await rig.gatewayHasKeys();
+  ({ phone, key } = await rig.ownerPhoneWithKey());
 }, 60_000);
 afterAll(() => rig?.close());
 
