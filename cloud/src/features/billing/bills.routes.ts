@@ -15,6 +15,7 @@ import { AdjustmentCreate, AdjustmentView, ArrearsHouse, ArrearsHouseQuery, Arre
 import { billAdjustments, billLines, bills, lateFeeWaivers } from './billing.schema.js';
 import { arrears, arrearsHouses, billDetail, listBills, loadBill, money, summarize } from './bill-views.js';
 
+/** Today in the bill's community (a route given only a bill id has not loaded the community). */
 async function communityToday(c: Context<AppEnv>, communityId: string): Promise<string> {
   const deps = c.get('deps');
   const [community] = await deps.db.select({ timeZone: communities.timeZone }).from(communities).where(eq(communities.id, communityId));
@@ -47,11 +48,11 @@ export const billRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
-      await scopedCommunity(c, 'billing:read', communityId);
+      const { community } = await scopedCommunity(c, 'billing:read', communityId);
       const where: SQL[] = [eq(bills.communityId, communityId)];
       if (q.house) where.push(eq(bills.houseId, q.house));
       if (q.run) where.push(eq(bills.runId, q.run));
-      return c.json(await listBills(c.get('deps').db, where, q, await communityToday(c, communityId)), 200);
+      return c.json(await listBills(c.get('deps').db, where, q, localDate(c.get('deps').now(), community.timeZone)), 200);
     },
   )
   .openapi(
@@ -161,8 +162,8 @@ export const billRoutes = createRouter()
     }),
     async (c) => {
       const { communityId } = c.req.valid('param');
-      await scopedCommunity(c, 'billing:read', communityId);
-      return c.json(await arrears(c.get('deps').db, communityId, await communityToday(c, communityId)), 200);
+      const { community } = await scopedCommunity(c, 'billing:read', communityId);
+      return c.json(await arrears(c.get('deps').db, communityId, localDate(c.get('deps').now(), community.timeZone)), 200);
     },
   )
   .openapi(
@@ -179,7 +180,7 @@ export const billRoutes = createRouter()
     async (c) => {
       const { communityId } = c.req.valid('param');
       const q = c.req.valid('query');
-      await scopedCommunity(c, 'billing:read', communityId);
-      return c.json(await arrearsHouses(c.get('deps').db, communityId, await communityToday(c, communityId), q), 200);
+      const { community } = await scopedCommunity(c, 'billing:read', communityId);
+      return c.json(await arrearsHouses(c.get('deps').db, communityId, localDate(c.get('deps').now(), community.timeZone), q), 200);
     },
   );
