@@ -193,7 +193,27 @@ export class BullJobQueue implements JobQueue {
     const job = await this.queue().getJob(jobId);
     if (!job) throw new Error(`job ${jobId} is unknown`);
     await this.queueEvents.waitUntilReady();
-    return job.waitUntilFinished(this.queueEvents, timeoutMs);
+    // QueueEvents reads a Redis stream from "now": a job that finishes while that read is still being
+    // set up is never announced, and the wait would run to its timeout. A slow look at the job's own
+    // state backs the event up; whichever answers first wins.
+    let waiting = true;
+    const byState = (async () => {
+      while (waiting) {
+        await new Promise((r) => setTimeout(r, 250));
+        const current = waiting ? await this.queue().getJob(jobId) : undefined;
+        const state = await current?.getState();
+        if (state === 'completed') return current!.returnvalue as unknown;
+        if (state === 'failed') throw new Error(current!.failedReason);
+      }
+      return undefined;
+    })();
+    try {
+      return await Promise.race([job.waitUntilFinished(this.queueEvents, timeoutMs), byState]);
+    } finally {
+      waiting = false;
+      // The loser settles on its own; its outcome is already reported by the winner.
+      byState.catch(() => undefined);
+    }
   }
 
   async ping(): Promise<void> {
